@@ -1,0 +1,527 @@
+"""Headless WebRTC callers and agents that speak the server's JSON WebSocket protocol.
+
+They exist to prove a call end to end without a browser: a caller queues, an agent answers,
+real media crosses an aiortc peer connection and each side measures when things happened.
+The CLI prints their milestones as JSON lines; tests and benchmarks use the timings.
+
+Signaling follows docs/protocol.md: the caller is always the SDP offerer and the agent the
+answerer. aiortc gathers every ICE candidate before ``setLocalDescription`` returns, so the
+SDP sent is complete and nothing is trickled; candidates trickled by the peer are applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError
+from aiortc.sdp import candidate_from_sdp
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from media.synthetic import open_media_source
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[str, dict[str, Any]], None]
+
+#: Seconds to wait for the server's ``ended`` after our own hangup.
+ENDED_GRACE = 5.0
+#: Seconds an agent lingers after its last call to finish wrap-up cleanly.
+WRAP_UP_GRACE = 3.0
+
+
+class CallFailed(Exception):
+    """The server refused or broke the call; ``code`` is the wire error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class CallTimings:
+    """Milestones of one call in milliseconds from its start; None when not reached.
+
+    A caller's clock starts when it presses the call button (just before the socket opens);
+    an agent's when the offer arrives, so its ``ringing_ms`` is 0 and ``queued_ms`` None.
+    """
+
+    call_id: str | None = None
+    queued_ms: float | None = None
+    ringing_ms: float | None = None
+    connected_ms: float | None = None
+    first_remote_frame_ms: float | None = None
+    frames_received: int = 0
+    ended_reason: str | None = None
+
+
+def format_timings(t: CallTimings) -> str:
+    """One human-readable line per call."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} ms"
+
+    return (
+        f"call {t.call_id or '?'}: queued {ms(t.queued_ms)}, ringing {ms(t.ringing_ms)}, "
+        f"connected {ms(t.connected_ms)}, first frame {ms(t.first_remote_frame_ms)}, "
+        f"{t.frames_received} frames received, ended: {t.ended_reason or '-'}"
+    )
+
+
+def websocket_url(server: str, path: str) -> str:
+    """``http(s)://host:port[/prefix]`` (or ``ws(s)://``) plus ``path`` as a WebSocket URL."""
+    parts = urlsplit(server)
+    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
+    if scheme is None or not parts.netloc:
+        raise ValueError(f"server must be an http(s):// or ws(s):// URL, not {server!r}")
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, "", ""))
+
+
+def rtc_configuration(ice_servers: list[dict[str, Any]] | None) -> RTCConfiguration:
+    """The server's RTCIceServer dicts as aiortc configuration.
+
+    An empty list stays empty: aiortc would otherwise fall back to a public Google STUN
+    server, which a closed government network cannot reach.
+    """
+    servers = []
+    for entry in ice_servers or []:
+        urls = entry.get("urls")
+        if not urls:
+            continue
+        servers.append(RTCIceServer(urls=urls, username=entry.get("username"),
+                                    credential=entry.get("credential")))
+    return RTCConfiguration(iceServers=servers)
+
+
+class _Signaling:
+    """A JSON message channel over one WebSocket, with deadline-bounded receive."""
+
+    def __init__(self, websocket: ClientConnection) -> None:
+        self.websocket = websocket
+
+    async def send(self, type_: str, **fields: Any) -> None:
+        await self.websocket.send(json.dumps({"type": type_, **fields}))
+
+    async def receive(self, deadline: float) -> dict[str, Any] | None:
+        """The next JSON object, or None once the loop time passes ``deadline``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            try:
+                async with asyncio.timeout(remaining):
+                    raw = await self.websocket.recv()
+            except TimeoutError:
+                return None
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                log.warning("ignoring a frame that is not JSON")
+                continue
+            if isinstance(message, dict) and isinstance(message.get("type"), str):
+                return message
+            log.warning("ignoring a JSON value without a type")
+
+
+class _PeerSession:
+    """One call's peer connection: local tracks out, remote tracks drained and counted."""
+
+    def __init__(self, ice_servers: list[dict[str, Any]] | None, media: str | None,
+                 label: str, on_first_frame: Callable[[], None]) -> None:
+        self.pc = RTCPeerConnection(configuration=rtc_configuration(ice_servers))
+        self.frames_received = 0
+        self._on_first_frame = on_first_frame
+        self._drains: set[asyncio.Task[None]] = set()
+        self._early_candidates: list[dict[str, Any]] = []
+        self.local_tracks: list[MediaStreamTrack] = []
+        audio, video = open_media_source(media, label=label)
+        for kind, track in (("audio", audio), ("video", video)):
+            if track is None:
+                self.pc.addTransceiver(kind, direction="recvonly")
+            else:
+                self.pc.addTrack(track)
+                self.local_tracks.append(track)
+        self.pc.on("track", self._on_track)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        task = asyncio.create_task(self._drain(track), name=f"drain-{track.kind}")
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
+    async def _drain(self, track: MediaStreamTrack) -> None:
+        """Decode the remote track until it ends; video frames are counted."""
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
+                if track.kind == "video":
+                    self.frames_received += 1
+                    if self.frames_received == 1:
+                        self._on_first_frame()
+
+    async def create_offer(self) -> dict[str, str]:
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        return self._local_description()
+
+    async def answer(self, offer: dict[str, Any]) -> dict[str, str]:
+        await self._set_remote(offer)
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        return self._local_description()
+
+    async def apply_answer(self, answer: dict[str, Any]) -> None:
+        await self._set_remote(answer)
+
+    async def add_candidate(self, candidate: dict[str, Any] | None) -> None:
+        """Apply a trickled candidate; those arriving before the remote SDP wait for it."""
+        if candidate is None or not candidate.get("candidate"):
+            return  # end-of-candidates: aiortc needs no signal
+        if self.pc.remoteDescription is None:
+            self._early_candidates.append(candidate)
+            return
+        text = candidate["candidate"].removeprefix("candidate:")
+        ice = candidate_from_sdp(text)
+        ice.sdpMid = candidate.get("sdpMid")
+        ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
+        await self.pc.addIceCandidate(ice)
+
+    async def _set_remote(self, description: dict[str, Any]) -> None:
+        await self.pc.setRemoteDescription(
+            RTCSessionDescription(sdp=description["sdp"], type=description["type"]))
+        early, self._early_candidates = self._early_candidates, []
+        for candidate in early:
+            await self.add_candidate(candidate)
+
+    def _local_description(self) -> dict[str, str]:
+        description = self.pc.localDescription
+        return {"type": description.type, "sdp": description.sdp}
+
+    async def close(self) -> None:
+        for track in self.local_tracks:
+            track.stop()
+        await self.pc.close()
+        for task in list(self._drains):
+            task.cancel()
+        await asyncio.gather(*self._drains, return_exceptions=True)
+
+
+class _Clock:
+    """Milliseconds since a start moment, on the event loop's monotonic clock."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.start = self.loop.time()
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def ms(self) -> float:
+        return (self.loop.time() - self.start) * 1000.0
+
+
+def _emitter(on_event: EventCallback | None, role: str) -> Callable[..., None]:
+    def emit(name: str, **fields: Any) -> None:
+        if on_event is not None:
+            on_event(name, {"role": role, **fields})
+
+    return emit
+
+
+def _raise_error(message: dict[str, Any]) -> None:
+    raise CallFailed(str(message.get("code", "error")), str(message.get("message", "")))
+
+
+async def place_call(
+    server: str,
+    skill: str,
+    *,
+    kiosk_token: str | None = None,
+    company: dict[str, str] | None = None,
+    hold: float = 5.0,
+    media: str | None = None,
+    on_event: EventCallback | None = None,
+    timeout: float = 60.0,
+) -> CallTimings:
+    """Call ``skill`` as a kiosk or enterprise caller, talk for ``hold`` s, and hang up.
+
+    ``timeout`` bounds the wait from the call button to ``connected``; a caller that is
+    never connected hangs up (leaves the queue) and raises ``CallFailed("timeout", ...)``.
+    A ``callback_offer`` is ignored: a headless caller keeps waiting.
+    """
+    if (kiosk_token is None) == (company is None):
+        raise ValueError("give exactly one of kiosk_token and company")
+    emit = _emitter(on_event, "caller")
+    clock = _Clock()
+    timings = CallTimings()
+    session: _PeerSession | None = None
+    hangup_at: float | None = None
+    ended_deadline: float | None = None
+    finished = False
+
+    def first_frame() -> None:
+        timings.first_remote_frame_ms = clock.ms()
+        emit("first_remote_frame", call_id=timings.call_id, ms=timings.first_remote_frame_ms)
+
+    who: dict[str, Any] = {"kiosk_token": kiosk_token} if kiosk_token else {"company": company}
+    async with connect(websocket_url(server, "/ws/caller"), open_timeout=timeout) as websocket:
+        signaling = _Signaling(websocket)
+        try:
+            await signaling.send("call_request", skill=skill, **who)
+            while True:
+                if ended_deadline is not None:
+                    deadline = ended_deadline
+                elif hangup_at is not None:
+                    deadline = hangup_at
+                else:
+                    deadline = clock.start + timeout
+                message = await signaling.receive(deadline)
+                if message is None:
+                    if hangup_at is None:
+                        raise CallFailed("timeout", f"not connected within {timeout:g} s")
+                    if ended_deadline is None:
+                        await signaling.send("hangup")
+                        ended_deadline = clock.now() + ENDED_GRACE
+                        continue
+                    timings.ended_reason = "no_ended_from_server"
+                    finished = True
+                    break
+                kind = message["type"]
+                if kind == "queued":
+                    timings.call_id = message.get("call_id")
+                    timings.queued_ms = clock.ms()
+                    emit("queued", call_id=timings.call_id, ms=timings.queued_ms,
+                         position=message.get("position"),
+                         estimated_wait=message.get("estimated_wait"))
+                elif kind == "ringing":
+                    timings.ringing_ms = clock.ms()
+                    emit("ringing", call_id=timings.call_id, ms=timings.ringing_ms)
+                elif kind == "connected":
+                    timings.call_id = message.get("call_id", timings.call_id)
+                    timings.connected_ms = clock.ms()
+                    emit("connected", call_id=timings.call_id, ms=timings.connected_ms,
+                         peer=message.get("peer"))
+                    hangup_at = clock.now() + hold
+                    session = _PeerSession(message.get("ice_servers"), media, "caller",
+                                           first_frame)
+                    offer = await session.create_offer()
+                    await signaling.send("sdp", call_id=timings.call_id, description=offer)
+                elif kind == "sdp" and session is not None:
+                    description = message.get("description") or {}
+                    if description.get("type") == "answer":
+                        await session.apply_answer(description)
+                elif kind == "ice" and session is not None:
+                    await session.add_candidate(message.get("candidate"))
+                elif kind == "ended":
+                    timings.ended_reason = str(message.get("reason", "ended"))
+                    finished = True
+                    break
+                elif kind == "error":
+                    _raise_error(message)
+                # hello, position, requeued, callback_offer, peer_status, ...: keep waiting.
+        except ConnectionClosed as exc:
+            if ended_deadline is None:
+                raise CallFailed("connection_closed", f"server closed the socket: {exc}") from exc
+            timings.ended_reason = "closed_after_hangup"
+            finished = True
+        finally:
+            if session is not None:
+                timings.frames_received = session.frames_received
+                await session.close()
+            if not finished:
+                # Leave the queue or the call now rather than after the resume grace.
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(1.0):
+                        await signaling.send("hangup")
+    emit("ended", call_id=timings.call_id, ms=clock.ms(), reason=timings.ended_reason,
+         frames_received=timings.frames_received)
+    return timings
+
+
+async def login(server: str, user: str, password: str, *, timeout: float = 10.0) -> str:
+    """An agent session token from ``POST /api/login``, or ``CallFailed`` on refusal."""
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        try:
+            response = await client.post(f"{server.rstrip('/')}/api/login",
+                                         json={"username": user, "password": password})
+        except httpx.HTTPError as exc:
+            raise CallFailed("login_failed", f"cannot reach {server}: {exc}") from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code != 200 or not isinstance(body, dict) or "token" not in body:
+        body = body if isinstance(body, dict) else {}
+        detail = body.get("message") or body.get("detail") or response.text
+        raise CallFailed(str(body.get("code", "login_failed")),
+                         f"HTTP {response.status_code}: {detail}")
+    return str(body["token"])
+
+
+@dataclass
+class _AgentCall:
+    """The call an agent is being offered or is in."""
+
+    call_id: str
+    clock: _Clock
+    timings: CallTimings
+    session: _PeerSession | None = None
+    hangup_at: float | None = None
+    ended_deadline: float | None = None
+
+
+async def answer_calls(
+    server: str,
+    user: str,
+    password: str,
+    *,
+    auto_answer: bool = False,
+    calls: int = 1,
+    hold: float = 5.0,
+    media: str | None = None,
+    on_event: EventCallback | None = None,
+    timeout: float = 60.0,
+) -> list[CallTimings]:
+    """Log in as an agent, go ready, and answer ``calls`` calls of ``hold`` s each.
+
+    ``timeout`` bounds each wait for an offer and each ring; running out raises
+    ``CallFailed("timeout", ...)``. Wrap-up is ended at once so the next call can come.
+    """
+    token = await login(server, user, password, timeout=min(timeout, 10.0))
+    emit = _emitter(on_event, "agent")
+    loop = asyncio.get_running_loop()
+    completed: list[CallTimings] = []
+    current: _AgentCall | None = None
+    idle_deadline = loop.time() + timeout
+    finish_deadline: float | None = None
+    last_call_id: str | None = None
+    wrapped_up: set[str | None] = set()
+
+    async with connect(websocket_url(server, "/ws/agent"), open_timeout=timeout) as websocket:
+        signaling = _Signaling(websocket)
+        try:
+            await signaling.send("auth", token=token)
+            while True:
+                message = await signaling.receive(idle_deadline)
+                if message is None:
+                    raise CallFailed("timeout", f"not authenticated within {timeout:g} s")
+                if message["type"] == "error":
+                    _raise_error(message)
+                if message["type"] == "authenticated":
+                    break
+            await signaling.send("set_auto_answer", enabled=auto_answer)
+            await signaling.send("set_status", status="ready")
+            idle_deadline = loop.time() + timeout
+
+            while True:
+                if finish_deadline is not None:
+                    deadline = finish_deadline
+                elif current is None:
+                    deadline = idle_deadline
+                elif current.ended_deadline is not None:
+                    deadline = current.ended_deadline
+                elif current.hangup_at is not None:
+                    deadline = current.hangup_at
+                else:
+                    deadline = current.clock.start + timeout
+                message = await signaling.receive(deadline)
+
+                if message is None:
+                    if finish_deadline is not None:
+                        break
+                    if current is None or current.hangup_at is None:
+                        raise CallFailed("timeout", f"no call connected within {timeout:g} s")
+                    if current.ended_deadline is None:
+                        await signaling.send("hangup", call_id=current.call_id)
+                        current.ended_deadline = loop.time() + ENDED_GRACE
+                        continue
+                    message = {"type": "ended", "call_id": current.call_id,
+                               "reason": "no_ended_from_server"}
+
+                kind = message["type"]
+                call_id = message.get("call_id")
+                if kind == "offer" and current is None and call_id:
+                    current = _AgentCall(str(call_id), _Clock(), CallTimings(call_id=call_id))
+                    current.timings.ringing_ms = 0.0
+                    emit("ringing", call_id=call_id, ms=0.0, skill=message.get("skill"),
+                         label=message.get("label"), waited=message.get("waited"))
+                    if not message.get("auto_answer", auto_answer):
+                        await signaling.send("accept", call_id=call_id)
+                elif kind == "offer_cancelled" and current and call_id == current.call_id:
+                    if current.session is None:
+                        current = None
+                        idle_deadline = loop.time() + timeout
+                elif kind == "connected" and current and call_id == current.call_id:
+                    call = current
+                    call.timings.connected_ms = call.clock.ms()
+                    emit("connected", call_id=call_id, ms=call.timings.connected_ms,
+                         peer=message.get("peer"))
+                    call.hangup_at = loop.time() + hold
+
+                    def first_frame(call: _AgentCall = call) -> None:
+                        call.timings.first_remote_frame_ms = call.clock.ms()
+                        emit("first_remote_frame", call_id=call.call_id,
+                             ms=call.timings.first_remote_frame_ms)
+
+                    call.session = _PeerSession(message.get("ice_servers"), media, "agent",
+                                                first_frame)
+                elif kind == "sdp" and current and current.session and call_id == current.call_id:
+                    description = message.get("description") or {}
+                    if description.get("type") == "offer":
+                        answer = await current.session.answer(description)
+                        await signaling.send("sdp", call_id=current.call_id, description=answer)
+                elif kind == "ice" and current and current.session and call_id == current.call_id:
+                    await current.session.add_candidate(message.get("candidate"))
+                elif kind == "ended" and current and call_id == current.call_id:
+                    call, current = current, None
+                    call.timings.ended_reason = str(message.get("reason", "ended"))
+                    if call.session is not None:
+                        call.timings.frames_received = call.session.frames_received
+                        await call.session.close()
+                        call.session = None
+                    completed.append(call.timings)
+                    last_call_id = call.call_id
+                    emit("ended", call_id=call.call_id, ms=call.clock.ms(),
+                         reason=call.timings.ended_reason,
+                         frames_received=call.timings.frames_received)
+                    idle_deadline = loop.time() + timeout
+                    if len(completed) >= calls:
+                        if call.call_id in wrapped_up:
+                            break
+                        finish_deadline = loop.time() + WRAP_UP_GRACE
+                elif kind == "agent_state" and message.get("state") == "wrap_up":
+                    wrap_call = message.get("call_id") or (
+                        current.call_id if current else last_call_id)
+                    if wrap_call not in wrapped_up:
+                        await signaling.send("end_wrap_up", call_id=wrap_call)
+                        wrapped_up.add(wrap_call)
+                    if finish_deadline is not None:
+                        break
+                elif kind == "agent_state" and finish_deadline is not None and (
+                        message.get("state") in ("ready", "not_ready")):
+                    break
+                elif kind == "error":
+                    _raise_error(message)
+                # hello, queue_snapshot, agent_state ready/busy/..., unknown types: ignored.
+        except ConnectionClosed as exc:
+            if finish_deadline is None:
+                raise CallFailed("connection_closed", f"server closed the socket: {exc}") from exc
+        finally:
+            if current is not None and current.session is not None:
+                current.timings.frames_received = current.session.frames_received
+                await current.session.close()
+    return completed

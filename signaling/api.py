@@ -1,0 +1,218 @@
+"""REST routes: health, login, catalog, invites, callbacks, call history, statistics.
+
+Errors are JSON ``{"type": "error", "code": ..., "message": ...}`` like on the sockets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .hub import Hub
+from .store.models import Account
+from .tokens import TokenError, sign, verify
+
+
+class ApiError(Exception):
+    """An HTTP error with a wire code; rendered by the app's exception handler."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class InviteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    skill: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    label: str = Field(default="", max_length=100)
+    ttl_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+
+
+def get_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+async def current_account(hub: HubDep,
+                          authorization: Annotated[str | None, Header()] = None) -> Account:
+    """The agent or supervisor behind ``Authorization: Bearer <token>``."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise ApiError(401, "not_authenticated", "Authorization: Bearer <token> required")
+    try:
+        claims = verify(hub.secret, "agent", authorization[7:], time.time())
+    except TokenError as exc:
+        raise ApiError(401, "invalid_token", f"login not valid: {exc}") from None
+    account = await hub.accounts.get(claims["sub"])
+    if account is None:
+        raise ApiError(401, "invalid_token", "no such account")
+    return account
+
+
+AccountDep = Annotated[Account, Depends(current_account)]
+
+
+async def supervisor(account: AccountDep) -> Account:
+    if account.role not in ("supervisor", "admin"):
+        raise ApiError(403, "forbidden", "supervisors only")
+    return account
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz")
+    async def healthz(hub: HubDep) -> dict[str, Any]:
+        return {"status": "ok", "agents_online": len(hub.agents),
+                "calls_in_queue": len(hub.engine.waiting_calls()),
+                "sessions": len(hub.sessions)}
+
+    @router.post("/api/login")
+    async def login(body: LoginRequest, hub: HubDep) -> dict[str, Any]:
+        account = await hub.accounts.authenticate(body.username, body.password)
+        if account is None:
+            raise ApiError(401, "invalid_credentials", "wrong username or password")
+        token = sign(hub.secret, "agent", account.id, time.time(),
+                     hub.settings.agent_token_ttl)
+        return {"token": token, "expires_in": hub.settings.agent_token_ttl,
+                "agent": {"id": account.id, "username": account.username,
+                          "display_name": account.display_name, "role": account.role,
+                          "skills": account.skills, "partition": account.partition}}
+
+    @router.get("/api/skills")
+    async def skills(hub: HubDep) -> dict[str, Any]:
+        return {"skills": [
+            {"code": s.code, "name_zh": s.name_zh, "name_en": s.name_en, "icon": s.icon}
+            for s in await hub.catalog.list_skills()
+        ]}
+
+    @router.post("/api/invites")
+    async def create_invite(body: InviteRequest, account: AccountDep,
+                            hub: HubDep, request: Request) -> dict[str, Any]:
+        if body.skill not in hub.skills:
+            raise ApiError(422, "unknown_skill", f"no such matter {body.skill!r}")
+        token = hub.make_invite(account.id, body.skill, body.label, body.ttl_seconds)
+        ttl = body.ttl_seconds or hub.settings.invite_ttl
+        return {"token": token, "url": str(request.base_url) + f"call?invite={token}",
+                "expires_at": int(time.time() + ttl)}
+
+    @router.get("/api/invites/{token}")
+    async def read_invite(token: str, hub: HubDep) -> dict[str, Any]:
+        try:
+            claims = verify(hub.secret, "invite", token, time.time())
+        except TokenError as exc:
+            raise ApiError(404, "invalid_invite", f"invite link not valid: {exc}") from None
+        account = await hub.accounts.get(claims["sub"])
+        return {"agent": {"id": claims["sub"],
+                          "display_name": account.display_name if account else claims["sub"]},
+                "skill": claims.get("skill"), "label": claims.get("label"),
+                "expires_at": claims["exp"]}
+
+    @router.get("/api/calls/recent")
+    async def recent_calls(account: AccountDep, hub: HubDep) -> dict[str, Any]:
+        records = await hub.call_records.recent_for_agent(account.id, limit=20)
+        return {"calls": [
+            {"id": r.id, "skill": r.skill, "origin": r.origin, "caller_label": r.caller_label,
+             "enqueued_at": r.enqueued_at, "answered_at": r.answered_at,
+             "ended_at": r.ended_at, "talk_s": r.talk_s, "wait_s": r.wait_s,
+             "end_reason": r.end_reason, "rating": r.rating, "outcome": r.outcome,
+             "notes": r.notes}
+            for r in records
+        ]}
+
+    @router.get("/api/callbacks")
+    async def callbacks(account: AccountDep, hub: HubDep) -> dict[str, Any]:
+        items = await hub.callbacks.list_pending(account.partition)
+        return {"callbacks": [
+            {"id": c.id, "skill": c.skill, "phone": c.phone, "caller_label": c.caller_label,
+             "created_at": c.created_at, "status": c.status}
+            for c in items if c.skill in account.skills or account.role != "agent"
+        ]}
+
+    @router.post("/api/callbacks/{callback_id}/claim")
+    async def claim_callback(callback_id: str, account: AccountDep,
+                             hub: HubDep) -> dict[str, Any]:
+        item = await hub.callbacks.claim(callback_id, account.id, time.time())
+        if item is None:
+            raise ApiError(409, "already_claimed", "this callback is taken or gone")
+        return {"id": item.id, "phone": item.phone, "status": item.status}
+
+    @router.post("/api/callbacks/{callback_id}/complete")
+    async def complete_callback(callback_id: str, account: AccountDep,
+                                hub: HubDep) -> dict[str, Any]:
+        if not await hub.callbacks.complete(callback_id, account.id, time.time()):
+            raise ApiError(409, "not_yours", "only the agent who claimed it can complete it")
+        return {"id": callback_id, "status": "done"}
+
+    @router.get("/api/stats")
+    async def stats(account: Annotated[Account, Depends(supervisor)],
+                    hub: HubDep) -> dict[str, Any]:
+        now = hub.now()
+        return {"threshold_seconds": hub.settings.service_level_threshold,
+                "queues": [asdict(q) for q in hub.engine.queue_stats(now)],
+                "agents": [asdict(a) for a in hub.engine.agent_stats()]}
+
+    @router.get("/metrics", response_class=PlainTextResponse)
+    async def metrics(hub: HubDep) -> str:
+        return render_metrics(hub)
+
+    return router
+
+
+def render_metrics(hub: Hub) -> str:
+    """Prometheus text exposition of queue and agent-state figures."""
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_: str,
+               samples: list[tuple[dict[str, str], float | None]]) -> None:
+        lines.append(f"# HELP cloud_agent_{name} {help_}")
+        lines.append(f"# TYPE cloud_agent_{name} {kind}")
+        for labels, value in samples:
+            if value is None:
+                continue
+            text = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            lines.append(f"cloud_agent_{name}{{{text}}} {value}")
+
+    queues = hub.engine.queue_stats(hub.now())
+    q = [({"partition": s.partition, "skill": s.skill}, s) for s in queues]
+    metric("queue_waiting", "gauge", "Calls in the queue.", [(lb, s.waiting) for lb, s in q])
+    metric("queue_longest_wait_seconds", "gauge", "Wait of the oldest call in the queue.",
+           [(lb, s.longest_wait) for lb, s in q])
+    metric("queue_entered_total", "counter", "Calls that entered the queue.",
+           [(lb, s.entered) for lb, s in q])
+    metric("queue_answered_total", "counter", "Calls answered.",
+           [(lb, s.answered) for lb, s in q])
+    metric("queue_abandoned_total", "counter", "Calls abandoned (short abandons excluded).",
+           [(lb, s.abandoned) for lb, s in q])
+    metric("queue_callbacks_total", "counter", "Calls converted to callbacks.",
+           [(lb, s.callbacks) for lb, s in q])
+    metric("queue_service_level_percent", "gauge", "Answered within T / answered x 100.",
+           [(lb, s.service_level) for lb, s in q])
+    metric("queue_service_level2_percent", "gauge",
+           "(Answered + abandoned within T) / (answered + abandoned) x 100.",
+           [(lb, s.service_level_2) for lb, s in q])
+    metric("queue_abandonment_rate_percent", "gauge", "Abandoned / queued x 100.",
+           [(lb, s.abandonment_rate) for lb, s in q])
+    metric("queue_average_speed_of_answer_seconds", "gauge", "Mean wait of answered calls.",
+           [(lb, s.average_speed_of_answer) for lb, s in q])
+    states: dict[str, int] = {}
+    for agent in hub.engine.agents.values():
+        states[agent.state.value] = states.get(agent.state.value, 0) + 1
+    metric("agents", "gauge", "Agents by state.",
+           [({"state": state}, count) for state, count in sorted(states.items())])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,153 @@
+"""``cloud-agent`` command line: serve, call (headless caller), answer (headless agent)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .settings import Settings
+
+
+def _settings_help() -> str:
+    lines = ["settings (environment variables; also keys of the TOML file named by",
+             "CLOUD_AGENT_CONFIG_FILE, in lower case without the prefix):"]
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default_factory is None else field.default_factory()
+        lines.append(f"  CLOUD_AGENT_{name.upper():<28} {field.description} "
+                     f"[default: {default}]")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cloud-agent", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the server on embedded defaults",
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog=_settings_help())
+    serve.add_argument("--host", help="address to bind [127.0.0.1]")
+    serve.add_argument("--port", type=int, help="port to bind [8080]")
+    serve.add_argument("--data-dir", help="directory for the SQLite file and key [./data]")
+    serve.add_argument("--demo", action="store_true", default=None,
+                       help="seed demo skills, agents demo-agent-1..5 (password demo) "
+                       "and kiosk token demo-kiosk")
+    serve.add_argument("--config", help="TOML settings file (same as CLOUD_AGENT_CONFIG_FILE)")
+    serve.add_argument("--log-level", default="info")
+
+    call = sub.add_parser("call", help="place a real WebRTC call as a headless caller")
+    call.add_argument("--server", default="http://127.0.0.1:8080")
+    call.add_argument("--skill", required=True)
+    call.add_argument("--kiosk-token", help="device token (default: an enterprise caller)")
+    call.add_argument("--company", default="海盐演示企业有限公司")
+    call.add_argument("--uscc", default="91350100M000100Y43")
+    call.add_argument("--contact", default="张三")
+    call.add_argument("--phone", default="13800138000")
+    call.add_argument("--hold", type=float, default=5.0, help="seconds in call before hang-up")
+    call.add_argument("--media", help="media file to send, or 'camera' (default synthetic)")
+    call.add_argument("--timeout", type=float, default=120.0)
+    call.add_argument("--json", action="store_true", help="print JSON lines")
+
+    answer = sub.add_parser("answer", help="log in as an agent and answer calls headlessly")
+    answer.add_argument("--server", default="http://127.0.0.1:8080")
+    answer.add_argument("--user", required=True)
+    answer.add_argument("--password", required=True)
+    answer.add_argument("--auto-answer", action="store_true")
+    answer.add_argument("--calls", type=int, default=1, help="calls to take before exiting")
+    answer.add_argument("--hold", type=float, default=5.0, help="seconds in call before hang-up")
+    answer.add_argument("--media", help="media file to send, or 'camera' (default synthetic)")
+    answer.add_argument("--timeout", type=float, default=600.0)
+    answer.add_argument("--json", action="store_true", help="print JSON lines")
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    if args.config:
+        os.environ["CLOUD_AGENT_CONFIG_FILE"] = args.config
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "data_dir", "demo"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    settings = Settings(**overrides)
+    app = create_app(settings)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"cloud-agent serving on {base}", flush=True)
+    print(f"  agent console:   {base}/console", flush=True)
+    print(f"  kiosk:           {base}/kiosk" + ("?token=demo-kiosk" if settings.demo else ""),
+          flush=True)
+    print(f"  enterprise call: {base}/call", flush=True)
+    if settings.demo:
+        print("  demo agents: demo-agent-1 … demo-agent-5, password 'demo'; "
+              "supervisor demo-supervisor/demo", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                ws_max_size=4 * settings.max_message_bytes, ws_ping_interval=20,
+                ws_ping_timeout=20)
+    return 0
+
+
+def _printer(as_json: bool, who: str) -> Any:
+    def on_event(name: str, fields: dict[str, Any]) -> None:
+        if as_json:
+            print(json.dumps({"event": name, "who": who, "t": time.time(), **fields},
+                             ensure_ascii=False), flush=True)
+        else:
+            detail = " ".join(f"{k}={v}" for k, v in fields.items())
+            print(f"[{who}] {name} {detail}", flush=True)
+    return on_event
+
+
+def _call(args: argparse.Namespace) -> int:
+    from kiosk_client.headless import CallFailed, format_timings, place_call
+
+    company = None if args.kiosk_token else {
+        "name": args.company, "uscc": args.uscc, "contact_name": args.contact,
+        "contact_phone": args.phone}
+    try:
+        timings = asyncio.run(place_call(
+            args.server, args.skill, kiosk_token=args.kiosk_token, company=company,
+            hold=args.hold, media=args.media, timeout=args.timeout,
+            on_event=_printer(args.json, "caller")))
+    except CallFailed as exc:
+        print(json.dumps({"event": "error", "code": exc.code, "message": exc.message})
+              if args.json else f"call failed: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    if not args.json:
+        print(format_timings(timings))
+    return 0 if timings.first_remote_frame_ms is not None else 1
+
+
+def _answer(args: argparse.Namespace) -> int:
+    from kiosk_client.headless import CallFailed, answer_calls, format_timings
+
+    try:
+        results = asyncio.run(answer_calls(
+            args.server, args.user, args.password, auto_answer=args.auto_answer,
+            calls=args.calls, hold=args.hold, media=args.media, timeout=args.timeout,
+            on_event=_printer(args.json, "agent")))
+    except CallFailed as exc:
+        print(f"answer failed: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    if not args.json:
+        for timings in results:
+            print(format_timings(timings))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {"serve": _serve, "call": _call, "answer": _answer}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""One client's outbound side: a bounded outbox drained by the transport's writer task.
+
+The hub only ever calls ``send`` (never awaits a socket), so a slow client cannot stall
+routing for everyone else; a client that falls too far behind is closed instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    """Which endpoint a connection came in on."""
+
+    #: a kiosk or enterprise caller
+    CALLER = "caller"
+    #: an agent console or headless agent
+    AGENT = "agent"
+
+
+@dataclass(frozen=True)
+class Close:
+    """Ask the writer to close the socket with this code and reason."""
+
+    code: int
+    reason: str
+
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Connection:
+    """A live WebSocket as the hub sees it."""
+
+    role: Role
+    outbox_size: int = 512
+    id: int = field(default_factory=lambda: next(_ids))
+    outbox: asyncio.Queue[dict[str, Any] | Close] = field(init=False)
+    closed: bool = False
+    #: caller: the call this socket is bound to, and the last one (for the rating)
+    call_id: str | None = None
+    last_call_id: str | None = None
+    #: agent: the authenticated agent
+    agent_id: str | None = None
+    #: callers: who is calling, once the call request was accepted
+    language: str = "zh-CN"
+
+    def __post_init__(self) -> None:
+        self.outbox = asyncio.Queue(maxsize=self.outbox_size)
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Queue a message; a client too slow to keep up is disconnected."""
+        if self.closed:
+            return
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            self.close(1013, "client too slow")
+
+    def close(self, code: int, reason: str) -> None:
+        """Queue a close after what is already queued; later sends are dropped."""
+        if self.closed:
+            return
+        self.closed = True
+        while True:
+            try:
+                self.outbox.put_nowait(Close(code, reason))
+                return
+            except asyncio.QueueFull:
+                self.outbox.get_nowait()

@@ -1,0 +1,116 @@
+"""Demo data and first-run seeding, so a fresh install can be tried and administered at once.
+
+Both entry points are idempotent: they add what is missing and never overwrite what exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from signaling.store import (
+    AccountExists,
+    AccountRepository,
+    CatalogRepository,
+    Database,
+    KioskRepository,
+)
+from signaling.store.models import Role
+
+_CATALOG: list[tuple[str, str, str, str]] = [
+    ("water", "供水", "Water", "water"),
+    ("electricity", "供电", "Electricity", "bolt"),
+    ("gas", "燃气", "Gas", "flame"),
+    ("transport", "公共交通", "Public transport", "bus"),
+    ("citizen-card", "市民卡", "Citizen card", "card"),
+    ("tv", "广电", "Cable TV", "tv"),
+    ("tax", "税务", "Tax", "tax"),
+    ("social-security", "社保", "Social security", "shield"),
+    ("business-licence", "营业执照", "Business licence", "briefcase"),
+    ("other", "其他", "Other", "dots"),
+]
+
+#: the skill catalog, as ``CatalogRepository.upsert_skills`` takes it; routing and the kiosk
+#: menu need it to run at all
+DEMO_SKILLS: list[dict[str, Any]] = [
+    {"code": code, "name_zh": name_zh, "name_en": name_en, "icon": icon, "sort_order": 10 * n}
+    for n, (code, name_zh, name_en, icon) in enumerate(_CATALOG, start=1)
+]
+
+DEMO_PASSWORD = "demo"
+DEMO_KIOSK_TOKEN = "demo-kiosk"
+DEMO_KIOSK_ID = "kiosk-demo"
+DEMO_SUPERVISOR = "demo-supervisor"
+
+#: skills of demo-agent-2 … 5 (level 1 = best); together they cover the whole catalog, so
+#: every skill has a second agent besides demo-agent-1, who holds them all at level 1
+_DEMO_AGENT_SKILLS: list[dict[str, int]] = [
+    {"water": 1, "electricity": 1, "gas": 2, "other": 2},
+    {"transport": 1, "citizen-card": 1, "tv": 2, "water": 2},
+    {"tax": 1, "social-security": 1, "business-licence": 2, "electricity": 2},
+    {"business-licence": 1, "gas": 1, "tv": 1, "social-security": 2, "other": 1},
+]
+
+
+def demo_agents() -> list[tuple[str, str, dict[str, int]]]:
+    """(username, display name, skills) of the five demo agents."""
+    every_skill = {skill["code"]: 1 for skill in DEMO_SKILLS}
+    agents = [("demo-agent-1", "演示坐席 1", every_skill)]
+    for number, skills in enumerate(_DEMO_AGENT_SKILLS, start=2):
+        agents.append((f"demo-agent-{number}", f"演示坐席 {number}", dict(skills)))
+    return agents
+
+
+async def _create_if_missing(accounts: AccountRepository, username: str, **options: Any) -> None:
+    if await accounts.get(username) is not None:
+        return
+    try:
+        await accounts.create(username, DEMO_PASSWORD, account_id=username, **options)
+    except AccountExists:
+        pass  # another node seeded it between our check and insert
+
+
+async def seed_demo(db: Database) -> None:
+    """Add the demo catalog, agents, supervisor and kiosk; anything already there is kept."""
+    await CatalogRepository(db).upsert_skills(DEMO_SKILLS)
+    accounts = AccountRepository(db)
+    for username, display_name, skills in demo_agents():
+        await _create_if_missing(
+            accounts, username, display_name=display_name, skills=skills, role=Role.AGENT.value
+        )
+    await _create_if_missing(
+        accounts, DEMO_SUPERVISOR, display_name="演示班长", role=Role.SUPERVISOR.value
+    )
+    kiosks = KioskRepository(db)
+    if await kiosks.find_by_token(DEMO_KIOSK_TOKEN) is None and await kiosks.get(
+        DEMO_KIOSK_ID
+    ) is None:
+        await kiosks.create(
+            DEMO_KIOSK_TOKEN,
+            name="演示自助终端",
+            town="海盐县武原街道",
+            partition="default",
+            kiosk_id=DEMO_KIOSK_ID,
+        )
+
+
+async def ensure_admin(db: Database) -> str | None:
+    """Seed the catalog and, if no admin exists, create ``admin`` with a random password.
+
+    Returns that password, for the CLI to print once; ``None`` when an admin already exists.
+    Raises :class:`AccountExists` if a non-admin account already holds the name ``admin``.
+    """
+    await CatalogRepository(db).upsert_skills(DEMO_SKILLS)
+    accounts = AccountRepository(db)
+    if await accounts.list(role=Role.ADMIN.value):
+        return None
+    password = secrets.token_urlsafe(12)
+    try:
+        await accounts.create(
+            "admin", password, role=Role.ADMIN.value, display_name="管理员", account_id="admin"
+        )
+    except AccountExists:
+        if await accounts.list(role=Role.ADMIN.value):
+            return None  # another node created it first
+        raise
+    return password

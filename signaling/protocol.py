@@ -1,0 +1,316 @@
+"""Every WebSocket message, as pydantic models (documented in docs/protocol.md).
+
+Messages are JSON objects with a ``type`` discriminator and an optional protocol version
+``v``. Callers and agents have separate endpoints and separate inbound unions, so a
+message of the wrong role fails validation before any logic sees it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from .validators import is_mainland_mobile, is_valid_uscc
+
+PROTOCOL_VERSION = 1
+
+SkillCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+CallId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+ShortText = Annotated[str, Field(max_length=200)]
+
+
+class ProtocolError(Exception):
+    """A message that cannot be accepted; ``code`` goes on the wire (docs/protocol.md)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Message(BaseModel):
+    """Base of every message: strict about unknown fields, so typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    v: int = PROTOCOL_VERSION
+
+    @field_validator("v")
+    @classmethod
+    def _supported_version(cls, value: int) -> int:
+        if value != PROTOCOL_VERSION:
+            raise ValueError(f"unsupported protocol version {value}; this server speaks "
+                             f"{PROTOCOL_VERSION}")
+        return value
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+class SessionDescription(BaseModel):
+    """An SDP offer or answer, as RTCSessionDescriptionInit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["offer", "answer"]
+    sdp: str = Field(min_length=1, max_length=60_000)
+
+
+class IceCandidate(BaseModel):
+    """An ICE candidate, as RTCIceCandidateInit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    candidate: str = Field(max_length=2048)
+    sdpMid: str | None = Field(default=None, max_length=64)  # noqa: N815 - WebRTC's name
+    sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)  # noqa: N815
+    usernameFragment: str | None = Field(default=None, max_length=256)  # noqa: N815
+
+
+class IceServer(BaseModel):
+    """An RTCIceServer entry handed to both parties of a session."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Company(BaseModel):
+    """An enterprise caller's details from the guest form."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(min_length=2, max_length=100)
+    uscc: str = Field(min_length=18, max_length=18)
+    contact_name: str = Field(min_length=1, max_length=50)
+    contact_phone: str = Field(min_length=11, max_length=11)
+
+    @field_validator("uscc")
+    @classmethod
+    def _check_uscc(cls, value: str) -> str:
+        value = value.upper()
+        if not is_valid_uscc(value):
+            raise ValueError("not a valid unified social credit code (GB 32100 check digit)")
+        return value
+
+    @field_validator("contact_phone")
+    @classmethod
+    def _check_phone(cls, value: str) -> str:
+        if not is_mainland_mobile(value):
+            raise ValueError("not a mainland mobile number")
+        return value
+
+
+# ---------------------------------------------------------------- caller -> server
+
+
+class CallRequest(Message):
+    """Press of the call button. Exactly one of kiosk_token, company, invite says who calls."""
+
+    type: Literal["call_request"]
+    skill: SkillCode
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    priority: bool = False
+    kiosk_token: str | None = Field(default=None, max_length=200)
+    company: Company | None = None
+    invite: str | None = Field(default=None, max_length=1000)
+
+
+class Resume(Message):
+    """Reconnect to a waiting or connected call after a network drop."""
+
+    type: Literal["resume"]
+    resume_token: str = Field(min_length=16, max_length=200)
+
+
+class CallerHangup(Message):
+    """Cancel while waiting, or hang up in the call."""
+
+    type: Literal["hangup"]
+
+
+class AcceptCallback(Message):
+    """Take the callback offer: leave the queue and be called back on this number."""
+
+    type: Literal["accept_callback"]
+    phone: str = Field(min_length=11, max_length=11)
+
+    @field_validator("phone")
+    @classmethod
+    def _check_phone(cls, value: str) -> str:
+        if not is_mainland_mobile(value):
+            raise ValueError("not a mainland mobile number")
+        return value
+
+
+class Rating(Message):
+    """The caller's 1-5 rating after the call."""
+
+    type: Literal["rating"]
+    call_id: CallId
+    score: int = Field(ge=1, le=5)
+
+
+class Sdp(Message):
+    """An SDP offer or answer for the other party of the session."""
+
+    type: Literal["sdp"]
+    call_id: CallId
+    description: SessionDescription
+
+
+class Ice(Message):
+    """A trickled ICE candidate for the other party; null candidate = end of candidates."""
+
+    type: Literal["ice"]
+    call_id: CallId
+    candidate: IceCandidate | None = None
+
+
+class Ping(Message):
+    """Keep-alive; answered by pong."""
+
+    type: Literal["ping"]
+
+
+CallerInbound = Annotated[
+    CallRequest | Resume | CallerHangup | AcceptCallback | Rating | Sdp | Ice | Ping,
+    Field(discriminator="type"),
+]
+
+# ---------------------------------------------------------------- agent -> server
+
+
+class Auth(Message):
+    """First message on the agent socket: the token from POST /api/login."""
+
+    type: Literal["auth"]
+    token: str = Field(min_length=1, max_length=1000)
+
+
+class SetStatus(Message):
+    """Go ready, or not-ready with a reason."""
+
+    type: Literal["set_status"]
+    status: Literal["ready", "not_ready"]
+    reason: str = Field(default="break", min_length=1, max_length=40)
+
+
+class SetAutoAnswer(Message):
+    """Turn auto-answer on or off."""
+
+    type: Literal["set_auto_answer"]
+    enabled: bool
+
+
+class Accept(Message):
+    """Answer the ringing offer."""
+
+    type: Literal["accept"]
+    call_id: CallId
+
+
+class Reject(Message):
+    """Decline the ringing offer; it goes to the next agent at once."""
+
+    type: Literal["reject"]
+    call_id: CallId
+
+
+class AgentHangup(Message):
+    """End the call in progress."""
+
+    type: Literal["hangup"]
+    call_id: CallId
+
+
+class EndWrapUp(Message):
+    """Finish after-call work, optionally recording notes and an outcome code."""
+
+    type: Literal["end_wrap_up"]
+    call_id: CallId | None = None
+    outcome: str | None = Field(default=None, max_length=40)
+    notes: str | None = Field(default=None, max_length=4000)
+
+
+AgentInbound = Annotated[
+    Auth | SetStatus | SetAutoAnswer | Accept | Reject | AgentHangup | EndWrapUp | Sdp | Ice
+    | Ping,
+    Field(discriminator="type"),
+]
+
+_caller_adapter: TypeAdapter[Any] = TypeAdapter(CallerInbound)
+_agent_adapter: TypeAdapter[Any] = TypeAdapter(AgentInbound)
+
+
+def _parse(adapter: TypeAdapter[Any], raw: str | bytes, limit: int) -> Message:
+    if len(raw) > limit:
+        raise ProtocolError("message_too_large", f"message over {limit} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError("bad_json", f"not JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ProtocolError("invalid_message", "a message is a JSON object with a 'type'")
+    try:
+        message: Message = adapter.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "union_tag_invalid":
+            raise ProtocolError("unknown_type", f"unknown message type {data['type']!r} "
+                                "for this endpoint") from None
+        if first["loc"] and first["loc"][-1] == "v":
+            raise ProtocolError("unsupported_version", str(first["msg"])) from None
+        where = ".".join(str(part) for part in first["loc"][1:])
+        raise ProtocolError("invalid_message", f"{where}: {first['msg']}") from None
+    return message
+
+
+def parse_caller_message(raw: str | bytes, limit: int = 64 * 1024) -> Message:
+    """Validate one caller message, or raise ProtocolError with its wire code."""
+    return _parse(_caller_adapter, raw, limit)
+
+
+def parse_agent_message(raw: str | bytes, limit: int = 64 * 1024) -> Message:
+    """Validate one agent message, or raise ProtocolError with its wire code."""
+    return _parse(_agent_adapter, raw, limit)
+
+
+# ---------------------------------------------------------------- server -> client
+# Outbound messages are built as plain dicts by ``outbound()`` so the hub stays cheap;
+# their shapes are listed here for docs/protocol.md and the clients.
+
+OUTBOUND_TYPES = {
+    "hello": "first message on every socket: protocol version and endpoint role",
+    "queued": "call accepted into the queue: call_id, resume_token, position, estimated_wait",
+    "position": "new place in the queue and estimated wait (seconds)",
+    "ringing": "an agent is being rung",
+    "requeued": "the offer ended unanswered; back in the queue, same place",
+    "callback_offer": "offer to be called back (reason no_agents or max_wait)",
+    "callback_registered": "the callback was recorded; the call has left the queue",
+    "connected": "session start: call_id, role (offerer/answerer), ice_servers, peer info",
+    "sdp": "relayed SDP from the other party",
+    "ice": "relayed ICE candidate from the other party",
+    "peer_status": "the other party dropped (reconnecting) or came back (connected)",
+    "ended": "the call is over: reason; callers then may send a rating",
+    "resumed": "the resume token was accepted; current state follows",
+    "authenticated": "agent login accepted: profile and state",
+    "agent_state": "the agent's state, reason and auto-answer flag",
+    "offer": "an incoming call for the agent: call details and ring deadline",
+    "offer_cancelled": "stop ringing: reason timeout, rejected, caller_abandoned, ...",
+    "queue_snapshot": "waiting calls and longest wait per skill (agents' live panel)",
+    "rating_saved": "the caller's rating was stored",
+    "wrap_up_saved": "the agent's notes and outcome were stored",
+    "pong": "answer to ping",
+    "error": "code and message; the connection stays open unless a close follows",
+}
+
+
+def outbound(type_: str, **fields: Any) -> dict[str, Any]:
+    """A server message: ``type``, ``v`` and the fields given."""
+    if type_ not in OUTBOUND_TYPES:
+        raise ValueError(f"undocumented outbound message {type_!r}")
+    return {"type": type_, "v": PROTOCOL_VERSION, **fields}
+
+
+def error(code: str, message: str, **fields: Any) -> dict[str, Any]:
+    """An error message as it crosses the wire."""
+    return outbound("error", code=code, message=message, **fields)

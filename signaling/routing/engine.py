@@ -1,0 +1,728 @@
+"""The routing engine: ``Engine.handle(event, now) -> list[Action]``, no I/O, no clock.
+
+Transition rules (the only place agent activity and call status change):
+
+    call   WAITING   --offer-->           RINGING    (agent IDLE -> RESERVED)
+    call   RINGING   --accept/auto-->     CONNECTED  (agent RESERVED -> BUSY)
+    call   RINGING   --reject/timeout/caller drop/agent away--> WAITING, same place
+                                                     (agent RESERVED -> IDLE)
+    call   WAITING|RINGING --caller hangup/grace over--> ENDED abandoned
+    call   WAITING|RINGING --callback accepted-->     ENDED callback
+    call   CONNECTED --either hangup, agent lost, caller grace over--> ENDED completed
+                                                     (agent BUSY -> WRAP_UP, or IDLE if away)
+    agent  WRAP_UP   --timer or agent-->  IDLE
+
+Presence (the agent's choice) is changed by the agent, except one system move: after
+``max_no_answer`` missed offers in a row the agent is set not-ready("missed"). The system
+never sets anyone ready.
+
+After every event the engine fires due timers, then dispatches: waiting calls in order
+(priority, then arrival) each take the best eligible available agent. Hence the invariant
+checked by ``violations()``: no available agent is eligible for a waiting call.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from . import events as ev
+from .actions import (
+    Action,
+    AgentStateChanged,
+    CallbackOffered,
+    CallConnected,
+    CallEnded,
+    CallQueued,
+    CallRequeued,
+    CallRinging,
+    OfferCall,
+    OfferCancelled,
+    PositionChanged,
+)
+from .model import (
+    Activity,
+    Agent,
+    AgentState,
+    Call,
+    CallStatus,
+    Disposition,
+    Presence,
+    RoutingConfig,
+    RoutingError,
+)
+from .stats import AgentStats, QueueCounters, QueueStats, queue_snapshot
+from .strategies import Strategy, longest_idle
+
+
+class TimerKind(StrEnum):
+    """Why the engine wants to be woken."""
+
+    #: an offer stops ringing
+    OFFER_EXPIRES = "offer_expires"
+    #: an agent's wrap-up ends
+    WRAP_UP_ENDS = "wrap_up_ends"
+    #: an agent's reject/no-answer delay ends
+    AGENT_UNBLOCKED = "agent_unblocked"
+    #: a waiting call reaches a wider tier
+    TIER_WIDENS = "tier_widens"
+    #: a detached caller's grace ends
+    GRACE_ENDS = "grace_ends"
+    #: a waiting call reaches max_wait
+    MAX_WAIT = "max_wait"
+
+
+@dataclass(order=True, frozen=True)
+class _Timer:
+    at: float
+    seq: int
+    kind: TimerKind
+    key: str
+
+
+class Engine:
+    """One partition group's queue: agents, waiting calls, offers, sessions and statistics."""
+
+    def __init__(self, config: RoutingConfig | None = None,
+                 strategy: Strategy = longest_idle) -> None:
+        self.config = config or RoutingConfig()
+        self.strategy = strategy
+        self.agents: dict[str, Agent] = {}
+        self.calls: dict[str, Call] = {}
+        self._queues: dict[tuple[str, str], list[Call]] = {}
+        self._counters: dict[tuple[str, str], QueueCounters] = {}
+        self._timers: list[_Timer] = []
+        self._seq = 0
+        self._dirty: set[tuple[str, str]] = set()
+        self._out: list[Action] = []
+        self._handlers: dict[type, Callable[[object, float], None]] = {
+            ev.AgentLogin: self._on_agent_login,  # type: ignore[dict-item]
+            ev.AgentLogout: self._on_agent_logout,  # type: ignore[dict-item]
+            ev.AgentSetReady: self._on_set_ready,  # type: ignore[dict-item]
+            ev.AgentSetNotReady: self._on_set_not_ready,  # type: ignore[dict-item]
+            ev.AgentSetAutoAnswer: self._on_set_auto_answer,  # type: ignore[dict-item]
+            ev.AgentAccept: self._on_accept,  # type: ignore[dict-item]
+            ev.AgentReject: self._on_reject,  # type: ignore[dict-item]
+            ev.AgentHangup: self._on_agent_hangup,  # type: ignore[dict-item]
+            ev.AgentEndWrapUp: self._on_end_wrap_up,  # type: ignore[dict-item]
+            ev.CallRequested: self._on_call_requested,  # type: ignore[dict-item]
+            ev.CallerHangup: self._on_caller_hangup,  # type: ignore[dict-item]
+            ev.CallerDetached: self._on_caller_detached,  # type: ignore[dict-item]
+            ev.CallerResumed: self._on_caller_resumed,  # type: ignore[dict-item]
+            ev.CallbackAccepted: self._on_callback_accepted,  # type: ignore[dict-item]
+            ev.Tick: lambda event, now: None,
+        }
+
+    # ------------------------------------------------------------------ public API
+
+    def handle(self, event: ev.Event, now: float) -> list[Action]:
+        """Apply one event at time ``now``; return what the outside world must do.
+
+        Raises RoutingError (and changes nothing) when the event is illegal now.
+        """
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise RoutingError("unknown_event", f"unknown event {type(event).__name__}")
+        self._validate(event)
+        self._out = []
+        self._fire_due_timers(now)
+        handler(event, now)
+        self._dispatch(now)
+        self._publish_positions(now)
+        out, self._out = self._out, []
+        return out
+
+    def next_deadline(self) -> float | None:
+        """When to send the next Tick; None when no timer is pending."""
+        while self._timers and not self._timer_live(self._timers[0]):
+            heapq.heappop(self._timers)
+        return self._timers[0].at if self._timers else None
+
+    def waiting_calls(self, partition: str | None = None) -> list[Call]:
+        """Calls in the queue (waiting or ringing), in service order within each queue."""
+        return [
+            call
+            for key, queue in self._queues.items()
+            if partition is None or key[0] == partition
+            for call in queue
+        ]
+
+    def position_of(self, call_id: str) -> tuple[int, int] | None:
+        """(position, estimated wait) of a waiting call, as last published."""
+        call = self.calls.get(call_id)
+        if call is None or call.last_position is None or call.last_estimate is None:
+            return None
+        return call.last_position, call.last_estimate
+
+    def queue_stats(self, now: float) -> list[QueueStats]:
+        """Statistics of every queue that has seen a call or has staffed agents."""
+        keys = set(self._counters)
+        for agent in self.agents.values():
+            if agent.presence is not Presence.OFFLINE:
+                keys.update((agent.partition, skill) for skill in agent.skills)
+        result = []
+        for partition, skill in sorted(keys):
+            if skill.startswith("@"):
+                continue
+            queue = self._queues.get((partition, skill), [])
+            staffed = [a for a in self._staffed(partition, skill)]
+            result.append(queue_snapshot(
+                partition, skill, self._counters.get((partition, skill), QueueCounters()),
+                waiting=len(queue),
+                longest_wait=max((now - c.enqueued_at for c in queue), default=0.0),
+                staffed_agents=len(staffed),
+                ready_agents=sum(1 for a in staffed if a.available(now)),
+            ))
+        return result
+
+    def agent_stats(self) -> list[AgentStats]:
+        """Statistics of every known agent."""
+        return [
+            AgentStats(
+                agent_id=a.id, state=a.state.value, reason=a.not_ready_reason,
+                partition=a.partition, skills=dict(a.skills), auto_answer=a.auto_answer,
+                offered=a.counters.offered, answered=a.counters.answered,
+                rejected=a.counters.rejected, missed=a.counters.missed,
+                average_handle_time=(a.counters.handle_time / a.counters.handled
+                                     if a.counters.handled else None),
+                talk_time=a.counters.talk_time,
+            )
+            for a in sorted(self.agents.values(), key=lambda a: a.id)
+        ]
+
+    def violations(self, now: float) -> list[str]:
+        """Broken invariants, empty when healthy. Run by tests and by the live self-check."""
+        problems: list[str] = []
+        holders: dict[str, str] = {}
+        for agent in self.agents.values():
+            if agent.activity in (Activity.RESERVED, Activity.BUSY):
+                if agent.call_id is None or agent.call_id not in self.calls:
+                    problems.append(f"agent {agent.id} is {agent.activity.value} with no call")
+                    continue
+                if agent.call_id in holders:
+                    problems.append(f"call {agent.call_id} held by {holders[agent.call_id]} "
+                                    f"and {agent.id}")
+                holders[agent.call_id] = agent.id
+                call = self.calls[agent.call_id]
+                if call.agent_id != agent.id:
+                    problems.append(f"agent {agent.id} holds {call.id} owned by {call.agent_id}")
+            elif agent.call_id is not None:
+                problems.append(f"agent {agent.id} idle yet holds {agent.call_id}")
+        for call in self.calls.values():
+            if call.status in (CallStatus.RINGING, CallStatus.CONNECTED):
+                holder = self.agents.get(call.agent_id or "")
+                if holder is None or holder.call_id != call.id:
+                    problems.append(f"call {call.id} {call.status.value} without its agent")
+            if call.status in (CallStatus.WAITING, CallStatus.RINGING):
+                if call not in self._queues.get(call.queue_key, []):
+                    problems.append(f"call {call.id} lost from its queue")
+        for queue in self._queues.values():
+            for call in queue:
+                if call.status is not CallStatus.WAITING or call.detached_at is not None:
+                    continue
+                for idle in self.agents.values():
+                    if self._eligible(idle, call, now):
+                        problems.append(f"agent {idle.id} idle while {call.id} waits")
+        return problems
+
+    # ------------------------------------------------------------------ validation
+
+    def _agent(self, agent_id: str) -> Agent:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise RoutingError("unknown_agent", f"agent {agent_id} is not logged in")
+        return agent
+
+    def _call(self, call_id: str) -> Call:
+        call = self.calls.get(call_id)
+        if call is None or call.status is CallStatus.ENDED:
+            raise RoutingError("unknown_call", f"call {call_id} does not exist or has ended")
+        return call
+
+    def _validate(self, event: ev.Event) -> None:
+        """Check legality before anything changes, so a RoutingError leaves no trace."""
+        match event:
+            case ev.AgentLogin(skills=skills):
+                if any(level < 1 for level in skills.values()):
+                    raise RoutingError("invalid_skill_level", "skill levels start at 1")
+            case ev.AgentLogout(agent_id=a) | ev.AgentSetReady(agent_id=a) | \
+                    ev.AgentSetNotReady(agent_id=a) | ev.AgentSetAutoAnswer(agent_id=a):
+                self._agent(a)
+            case ev.AgentAccept(agent_id=a, call_id=c) | ev.AgentReject(agent_id=a, call_id=c):
+                agent, call = self._agent(a), self._call(c)
+                if (agent.activity is not Activity.RESERVED or agent.call_id != c
+                        or call.status is not CallStatus.RINGING or call.agent_id != a):
+                    raise RoutingError("not_offered", f"call {c} is not ringing at {a}")
+            case ev.AgentHangup(agent_id=a, call_id=c):
+                agent, call = self._agent(a), self._call(c)
+                if call.status is not CallStatus.CONNECTED or call.agent_id != a:
+                    raise RoutingError("not_in_call", f"agent {a} is not in call {c}")
+            case ev.AgentEndWrapUp(agent_id=a):
+                if self._agent(a).activity is not Activity.WRAP_UP:
+                    raise RoutingError("not_in_wrap_up", f"agent {a} is not in wrap-up")
+            case ev.CallRequested(call_id=c):
+                if c in self.calls:
+                    raise RoutingError("duplicate_call", f"call {c} already exists")
+            case ev.CallerHangup(call_id=c) | ev.CallerDetached(call_id=c) | \
+                    ev.CallerResumed(call_id=c):
+                self._call(c)
+            case ev.CallbackAccepted(call_id=c):
+                if self._call(c).status not in (CallStatus.WAITING, CallStatus.RINGING):
+                    raise RoutingError("not_waiting", f"call {c} is no longer waiting")
+            case _:
+                pass
+
+    # ------------------------------------------------------------------ agent events
+
+    def _on_agent_login(self, event: ev.AgentLogin, now: float) -> None:
+        agent = self.agents.get(event.agent_id)
+        if agent is None:
+            agent = Agent(id=event.agent_id, skills=dict(event.skills),
+                          partition=event.partition, idle_since=now)
+            self.agents[agent.id] = agent
+        agent.skills = dict(event.skills)
+        agent.partition = event.partition
+        agent.auto_answer = event.auto_answer
+        if agent.presence is Presence.OFFLINE:
+            agent.presence = Presence.NOT_READY
+            agent.not_ready_reason = "login"
+            agent.idle_since = now
+            agent.missed_in_row = 0
+        self._mark_agent_queues_dirty(agent)
+        self._emit_agent_state(agent)
+
+    def _on_agent_logout(self, event: ev.AgentLogout, now: float) -> None:
+        agent = self.agents[event.agent_id]
+        if agent.activity is Activity.RESERVED:
+            self._cancel_offer(agent, now, reason="agent_offline", block=0.0)
+        elif agent.activity is Activity.BUSY:
+            self._end_connected(self.calls[agent.call_id or ""], now, reason="agent_lost")
+        if agent.activity is Activity.WRAP_UP:
+            self._finish_wrap_up(agent, now)
+        agent.presence = Presence.OFFLINE
+        agent.not_ready_reason = None
+        self._mark_agent_queues_dirty(agent)
+        self._emit_agent_state(agent)
+        self._offer_callbacks_where_unstaffed(agent.partition)
+
+    def _on_set_ready(self, event: ev.AgentSetReady, now: float) -> None:
+        agent = self.agents[event.agent_id]
+        if agent.presence is not Presence.READY and agent.activity is Activity.IDLE:
+            agent.idle_since = now
+        agent.presence = Presence.READY
+        agent.not_ready_reason = None
+        agent.missed_in_row = 0
+        agent.blocked_until = min(agent.blocked_until, now)
+        self._emit_agent_state(agent)
+
+    def _on_set_not_ready(self, event: ev.AgentSetNotReady, now: float) -> None:
+        agent = self.agents[event.agent_id]
+        if agent.activity is Activity.RESERVED:
+            self._cancel_offer(agent, now, reason="agent_not_ready", block=0.0)
+        agent.presence = Presence.NOT_READY
+        agent.not_ready_reason = event.reason
+        self._emit_agent_state(agent)
+
+    def _on_set_auto_answer(self, event: ev.AgentSetAutoAnswer, now: float) -> None:
+        agent = self.agents[event.agent_id]
+        agent.auto_answer = event.enabled
+        self._emit_agent_state(agent)
+
+    def _on_accept(self, event: ev.AgentAccept, now: float) -> None:
+        self._connect(self.calls[event.call_id], self.agents[event.agent_id], now)
+
+    def _on_reject(self, event: ev.AgentReject, now: float) -> None:
+        agent = self.agents[event.agent_id]
+        agent.counters.rejected += 1
+        self._cancel_offer(agent, now, reason="rejected", block=self.config.reject_delay)
+
+    def _on_agent_hangup(self, event: ev.AgentHangup, now: float) -> None:
+        self._end_connected(self.calls[event.call_id], now, reason="agent_hangup")
+
+    def _on_end_wrap_up(self, event: ev.AgentEndWrapUp, now: float) -> None:
+        self._finish_wrap_up(self.agents[event.agent_id], now)
+
+    # ------------------------------------------------------------------ caller events
+
+    def _on_call_requested(self, event: ev.CallRequested, now: float) -> None:
+        self._seq += 1
+        call = Call(id=event.call_id, skill=event.skill, partition=event.partition,
+                    origin=event.origin, priority=event.priority, enqueued_at=now,
+                    seq=self._seq, label=event.label, target_agent_id=event.target_agent_id)
+        self.calls[call.id] = call
+        queue = self._queues.setdefault(call.queue_key, [])
+        # Insert keeping (priority, arrival) order; arrivals are mostly at the tail.
+        index = len(queue)
+        while index > 0 and queue[index - 1].order_key > call.order_key:
+            index -= 1
+        queue.insert(index, call)
+        self._counter(call).entered += 1
+        self._dirty.add(call.queue_key)
+        self._out.append(CallQueued(call.id))
+        for delay in (self.config.widen_to_all_levels_after,
+                      self.config.widen_to_partition_after):
+            if delay > 0:
+                self._schedule(now + delay, TimerKind.TIER_WIDENS, call.id)
+        self._schedule(now + self.config.max_wait, TimerKind.MAX_WAIT, call.id)
+        if not self._anyone_staffed_for(call):
+            self._offer_callback(call, "no_agents")
+
+    def _on_caller_hangup(self, event: ev.CallerHangup, now: float) -> None:
+        call = self.calls[event.call_id]
+        if call.status is CallStatus.CONNECTED:
+            self._end_connected(call, now, reason="caller_hangup")
+        else:
+            self._end_unanswered(call, now, reason="caller_hangup",
+                                 disposition=Disposition.ABANDONED)
+
+    def _on_caller_detached(self, event: ev.CallerDetached, now: float) -> None:
+        call = self.calls[event.call_id]
+        if call.detached_at is not None:
+            return
+        call.detached_at = now
+        self._schedule(now + self.config.resume_grace, TimerKind.GRACE_ENDS, call.id)
+        if call.status is CallStatus.RINGING:
+            self._cancel_offer(self.agents[call.agent_id or ""], now,
+                               reason="caller_detached", block=0.0)
+
+    def _on_caller_resumed(self, event: ev.CallerResumed, now: float) -> None:
+        call = self.calls[event.call_id]
+        call.detached_at = None
+        if call.status is CallStatus.WAITING:
+            # Publish the place again: the resumed connection has not seen it.
+            call.last_position = None
+            self._dirty.add(call.queue_key)
+
+    def _on_callback_accepted(self, event: ev.CallbackAccepted, now: float) -> None:
+        self._end_unanswered(self.calls[event.call_id], now, reason="callback",
+                             disposition=Disposition.CALLBACK)
+
+    # ------------------------------------------------------------------ transitions
+
+    def _offer(self, call: Call, agent: Agent, now: float) -> None:
+        call.status = CallStatus.RINGING
+        call.agent_id = agent.id
+        call.offer_expires_at = now + self.config.ring_timeout
+        agent.activity = Activity.RESERVED
+        agent.call_id = call.id
+        agent.counters.offered += 1
+        self._dirty.add(call.queue_key)
+        self._out.append(OfferCall(
+            agent_id=agent.id, call_id=call.id, skill=call.skill, origin=call.origin,
+            label=call.label, waited=now - call.enqueued_at, expires_at=call.offer_expires_at,
+            auto_answer=agent.auto_answer,
+        ))
+        self._out.append(CallRinging(call.id, agent.id))
+        self._emit_agent_state(agent)
+        if agent.auto_answer:
+            self._connect(call, agent, now)
+        else:
+            self._schedule(call.offer_expires_at, TimerKind.OFFER_EXPIRES, call.id)
+
+    def _connect(self, call: Call, agent: Agent, now: float) -> None:
+        self._remove_from_queue(call)
+        call.status = CallStatus.CONNECTED
+        call.answered_at = now
+        call.offer_expires_at = None
+        agent.activity = Activity.BUSY
+        agent.answered_at = now
+        agent.missed_in_row = 0
+        agent.counters.answered += 1
+        waited = now - call.enqueued_at
+        counters = self._counter(call)
+        counters.answered += 1
+        counters.wait_answered += waited
+        if waited <= self.config.service_level_threshold:
+            counters.answered_within_sl += 1
+        self._out.append(CallConnected(call.id, agent.id, waited))
+        self._emit_agent_state(agent)
+
+    def _cancel_offer(self, agent: Agent, now: float, *, reason: str, block: float,
+                      requeue: bool = True) -> None:
+        """End a ringing offer without an answer; the call goes back to its place."""
+        call = self.calls[agent.call_id or ""]
+        call.status = CallStatus.WAITING
+        call.agent_id = None
+        call.offer_expires_at = None
+        agent.activity = Activity.IDLE
+        agent.call_id = None
+        if block > 0:
+            agent.blocked_until = now + block
+            self._schedule(agent.blocked_until, TimerKind.AGENT_UNBLOCKED, agent.id)
+        self._dirty.add(call.queue_key)
+        self._out.append(OfferCancelled(agent.id, call.id, reason))
+        if requeue:
+            self._out.append(CallRequeued(call.id, reason))
+        self._emit_agent_state(agent)
+
+    def _time_out_offer(self, call: Call, now: float) -> None:
+        agent = self.agents[call.agent_id or ""]
+        agent.counters.missed += 1
+        agent.missed_in_row += 1
+        self._cancel_offer(agent, now, reason="timeout", block=self.config.no_answer_delay)
+        if agent.missed_in_row >= self.config.max_no_answer:
+            agent.presence = Presence.NOT_READY
+            agent.not_ready_reason = "missed"
+            self._emit_agent_state(agent)
+
+    def _end_unanswered(self, call: Call, now: float, *, reason: str,
+                        disposition: Disposition) -> None:
+        if call.status is CallStatus.RINGING:
+            self._cancel_offer(self.agents[call.agent_id or ""], now,
+                               reason="caller_abandoned" if disposition is
+                               Disposition.ABANDONED else "callback", block=0.0,
+                               requeue=False)
+        self._remove_from_queue(call)
+        call.status = CallStatus.ENDED
+        counters = self._counter(call)
+        waited = now - call.enqueued_at
+        if disposition is Disposition.CALLBACK:
+            counters.callbacks += 1
+        else:
+            if waited < self.config.short_abandon_threshold:
+                counters.abandoned_short += 1
+            else:
+                counters.abandoned += 1
+            counters.wait_abandoned += waited
+            if waited <= self.config.service_level_threshold:
+                counters.abandoned_within_sl += 1
+        self._out.append(CallEnded(call.id, None, reason, disposition, call.enqueued_at,
+                                   None, now))
+        del self.calls[call.id]
+
+    def _end_connected(self, call: Call, now: float, *, reason: str) -> None:
+        agent = self.agents[call.agent_id or ""]
+        call.status = CallStatus.ENDED
+        talk = now - (call.answered_at or now)
+        agent.counters.talk_time += talk
+        agent.activity = Activity.WRAP_UP
+        if self.config.wrap_up_time > 0:
+            agent.wrap_up_until = now + self.config.wrap_up_time
+            self._schedule(agent.wrap_up_until, TimerKind.WRAP_UP_ENDS, agent.id)
+        else:
+            agent.wrap_up_until = None
+        agent.call_id = None
+        agent.wrap_up_queue = (call.partition, call.skill)
+        self._out.append(CallEnded(call.id, agent.id, reason, Disposition.COMPLETED,
+                                   call.enqueued_at, call.answered_at, now))
+        self._emit_agent_state(agent)
+        del self.calls[call.id]
+
+    def _finish_wrap_up(self, agent: Agent, now: float) -> None:
+        if agent.wrap_up_queue is not None and agent.answered_at is not None:
+            handle = now - agent.answered_at
+            counters = self._counters.setdefault(agent.wrap_up_queue, self._new_counters())
+            counters.handle_times.append(handle)
+            counters.handle_time_total += handle
+            counters.handled += 1
+            agent.counters.handle_time += handle
+            agent.counters.handled += 1
+            self._dirty.add(agent.wrap_up_queue)
+        agent.activity = Activity.IDLE
+        agent.wrap_up_queue = None
+        agent.answered_at = None
+        agent.wrap_up_until = None
+        agent.idle_since = now
+        self._emit_agent_state(agent)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self, now: float) -> None:
+        """Give each waiting call, in service order, the best eligible available agent."""
+        free = [a for a in self.agents.values() if a.available(now)]
+        if not free:
+            return
+        best_levels: dict[tuple[str, str], int | None] = {}
+        candidates: list[list[Call]] = []
+        for key, queue in self._queues.items():
+            if queue and self._queue_may_match(key, queue, free, now):
+                candidates.append(queue)
+        calls: Iterable[Call] = heapq.merge(*candidates, key=lambda c: c.order_key)
+        for call in list(calls):
+            if call.status is not CallStatus.WAITING or call.detached_at is not None:
+                continue
+            eligible = [a for a in free if self._eligible(a, call, now, best_levels)]
+            if not eligible:
+                continue
+            agent = self._choose(call, eligible)
+            free.remove(agent)
+            self._offer(call, agent, now)
+            if not free:
+                return
+
+    def _queue_may_match(self, key: tuple[str, str], queue: list[Call], free: list[Agent],
+                         now: float) -> bool:
+        """Cheap pre-filter so a long queue nobody free can serve costs nothing."""
+        partition, skill = key
+        if skill.startswith("@"):
+            return any(a.id == skill[1:] for a in free)
+        oldest = min(c.enqueued_at for c in queue)
+        partition_wide = now - oldest >= self.config.widen_to_partition_after
+        return any(a.partition == partition and (partition_wide or skill in a.skills)
+                   for a in free)
+
+    def _eligible(self, agent: Agent, call: Call, now: float,
+                  best_levels: dict[tuple[str, str], int | None] | None = None) -> bool:
+        if not agent.available(now) or agent.partition != call.partition:
+            return False
+        if call.target_agent_id is not None:
+            return agent.id == call.target_agent_id
+        waited = now - call.enqueued_at
+        level = agent.skills.get(call.skill)
+        if level is None:
+            return waited >= self.config.widen_to_partition_after
+        if waited >= self.config.widen_to_all_levels_after:
+            return True
+        key = (call.partition, call.skill)
+        if best_levels is None or key not in best_levels:
+            best = min((a.skills[call.skill] for a in self._staffed(*key)), default=None)
+            if best_levels is not None:
+                best_levels[key] = best
+        else:
+            best = best_levels[key]
+        return best is not None and level <= best
+
+    def _choose(self, call: Call, eligible: list[Agent]) -> Agent:
+        """Skill holders before others, best level first; the strategy breaks ties."""
+        def rank(agent: Agent) -> tuple[int, int]:
+            level = agent.skills.get(call.skill)
+            return (0, level) if level is not None else (1, 0)
+        best = min(rank(a) for a in eligible)
+        return self.strategy([a for a in eligible if rank(a) == best])
+
+    # ------------------------------------------------------------------ timers
+
+    def _schedule(self, at: float, kind: TimerKind, key: str) -> None:
+        self._seq += 1
+        heapq.heappush(self._timers, _Timer(at, self._seq, kind, key))
+
+    def _timer_live(self, timer: _Timer) -> bool:
+        """Whether a timer still means something; stale ones are dropped unfired."""
+        if timer.kind in (TimerKind.WRAP_UP_ENDS, TimerKind.AGENT_UNBLOCKED):
+            agent = self.agents.get(timer.key)
+            if agent is None:
+                return False
+            if timer.kind is TimerKind.WRAP_UP_ENDS:
+                return agent.activity is Activity.WRAP_UP and agent.wrap_up_until == timer.at
+            return agent.blocked_until == timer.at
+        call = self.calls.get(timer.key)
+        if call is None:
+            return False
+        if timer.kind is TimerKind.OFFER_EXPIRES:
+            return call.status is CallStatus.RINGING and call.offer_expires_at == timer.at
+        if timer.kind is TimerKind.GRACE_ENDS:
+            return (call.detached_at is not None
+                    and call.detached_at + self.config.resume_grace == timer.at)
+        if timer.kind is TimerKind.MAX_WAIT:
+            return call.status is CallStatus.WAITING and not call.callback_offered
+        return call.status is CallStatus.WAITING
+
+    def _fire_due_timers(self, now: float) -> None:
+        while self._timers and self._timers[0].at <= now:
+            timer = heapq.heappop(self._timers)
+            if not self._timer_live(timer):
+                continue
+            if timer.kind is TimerKind.OFFER_EXPIRES:
+                self._time_out_offer(self.calls[timer.key], now)
+            elif timer.kind is TimerKind.WRAP_UP_ENDS:
+                self._finish_wrap_up(self.agents[timer.key], now)
+            elif timer.kind is TimerKind.GRACE_ENDS:
+                call = self.calls[timer.key]
+                if call.status is CallStatus.CONNECTED:
+                    self._end_connected(call, now, reason="caller_lost")
+                else:
+                    self._end_unanswered(call, now, reason="caller_lost",
+                                         disposition=Disposition.ABANDONED)
+            elif timer.kind is TimerKind.MAX_WAIT:
+                self._offer_callback(self.calls[timer.key], "max_wait")
+            # AGENT_UNBLOCKED and TIER_WIDENS only need the dispatch that follows.
+
+    # ------------------------------------------------------------------ queue helpers
+
+    def _remove_from_queue(self, call: Call) -> None:
+        queue = self._queues.get(call.queue_key)
+        if queue is not None and call in queue:
+            queue.remove(call)
+            self._dirty.add(call.queue_key)
+            if not queue:
+                del self._queues[call.queue_key]
+
+    def _counter(self, call: Call) -> QueueCounters:
+        key = (call.partition, call.skill)
+        counters = self._counters.get(key)
+        if counters is None:
+            counters = self._counters[key] = self._new_counters()
+        return counters
+
+    def _new_counters(self) -> QueueCounters:
+        return QueueCounters(handle_times=deque(maxlen=self.config.handle_time_window))
+
+    def _staffed(self, partition: str, skill: str) -> Iterator[Agent]:
+        """Logged-in agents of the district holding the skill (any state but offline)."""
+        return (a for a in self.agents.values()
+                if a.presence is not Presence.OFFLINE and a.partition == partition
+                and skill in a.skills)
+
+    def _anyone_staffed_for(self, call: Call) -> bool:
+        if call.target_agent_id is not None:
+            agent = self.agents.get(call.target_agent_id)
+            return agent is not None and agent.presence is not Presence.OFFLINE
+        return any(True for _ in self._staffed(call.partition, call.skill))
+
+    def _offer_callback(self, call: Call, reason: str) -> None:
+        if call.callback_offered or call.status is not CallStatus.WAITING:
+            return
+        call.callback_offered = True
+        self._out.append(CallbackOffered(call.id, reason))
+
+    def _offer_callbacks_where_unstaffed(self, partition: str) -> None:
+        for (queue_partition, _), queue in list(self._queues.items()):
+            if queue_partition != partition:
+                continue
+            for call in queue:
+                if call.status is CallStatus.WAITING and not self._anyone_staffed_for(call):
+                    self._offer_callback(call, "no_agents")
+
+    def _mark_agent_queues_dirty(self, agent: Agent) -> None:
+        """Staffing changed, so wait estimates of the agent's queues may change."""
+        for skill in agent.skills:
+            if (agent.partition, skill) in self._queues:
+                self._dirty.add((agent.partition, skill))
+
+    def _estimate(self, key: tuple[str, str], position: int) -> int:
+        """Estimated wait: (position - 1/2) x recent mean handle time / staffed agents.
+
+        The half stands for the residual of the calls in progress (Asterisk's holdtime
+        estimate, without its exponential smoothing).
+        """
+        partition, skill = key
+        if skill.startswith("@"):
+            staffed = 1
+            handle = self.config.default_handle_time
+        else:
+            staffed = max(1, sum(1 for _ in self._staffed(partition, skill)))
+            times = self._counters[key].handle_times if key in self._counters else None
+            handle = (sum(times) / len(times)) if times else self.config.default_handle_time
+        return math.ceil((position - 0.5) * handle / staffed)
+
+    def _publish_positions(self, now: float) -> None:
+        for key in self._dirty:
+            position = 0
+            for call in self._queues.get(key, []):
+                if call.status is not CallStatus.WAITING:
+                    continue
+                position += 1
+                estimate = self._estimate(key, position)
+                if (call.last_position, call.last_estimate) != (position, estimate):
+                    call.last_position, call.last_estimate = position, estimate
+                    self._out.append(PositionChanged(call.id, position, estimate))
+        self._dirty.clear()
+
+    def _emit_agent_state(self, agent: Agent) -> None:
+        self._out.append(AgentStateChanged(agent.id, agent.state, agent.not_ready_reason
+                                           if agent.state is AgentState.NOT_READY else None,
+                                           agent.auto_answer))

@@ -1,0 +1,108 @@
+"""One settings object for the whole server.
+
+Values come, highest precedence first, from keyword arguments (the CLI), ``CLOUD_AGENT_*``
+environment variables, and an optional TOML file named by ``CLOUD_AGENT_CONFIG_FILE``.
+Nothing else in the code base reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Server configuration; every field is documented by ``cloud-agent serve --help``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLOUD_AGENT_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to bind.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port to bind (0 = any free port).")
+    data_dir: Path = Field(Path("./data"), description="Directory for the SQLite file and keys.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite in data_dir. "
+        "Production: postgresql+asyncpg://user@host/db",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="HMAC key for agent session tokens and invite links; "
+        "generated and kept in data_dir when unset.",
+    )
+    partition: str = Field("default", description="District (engine partition) of this node.")
+
+    # Routing rules (DESIGN.md 'Routing semantics'); seconds.
+    ring_timeout: float = Field(15.0, gt=0, description="Seconds an offer rings before re-offer.")
+    max_no_answer: int = Field(3, ge=1, description="Missed offers in a row -> not-ready(missed).")
+    reject_delay: float = Field(5.0, ge=0, description="Seconds before a rejecting agent is "
+                                "offered again.")
+    no_answer_delay: float = Field(0.0, ge=0, description="Seconds before an agent who let an "
+                                   "offer time out is offered again.")
+    wrap_up_time: float = Field(30.0, ge=0, description="Wrap-up seconds after a call "
+                                "(0 = until the agent ends it).")
+    widen_to_all_levels_after: float = Field(10.0, ge=0, description="Wait after which agents "
+                                             "of any level of the skill are eligible.")
+    widen_to_partition_after: float = Field(60.0, ge=0, description="Wait after which any ready "
+                                            "agent of the district is eligible.")
+    resume_grace: float = Field(30.0, ge=0, description="Seconds a dropped caller keeps its "
+                                "place or call.")
+    max_wait: float = Field(120.0, gt=0, description="Wait after which a callback is offered.")
+    service_level_threshold: float = Field(2.0, gt=0, description="Service-level T in seconds.")
+    short_abandon_threshold: float = Field(5.0, ge=0, description="Abandons shorter than this "
+                                           "are excluded from the abandonment rate.")
+    default_handle_time: float = Field(180.0, gt=0, description="Handle time assumed for the "
+                                       "wait estimate before any call has been handled.")
+
+    # Transport limits.
+    max_message_bytes: int = Field(64 * 1024, gt=0, description="Largest WebSocket message.")
+    rate_limit_per_second: float = Field(50.0, gt=0, description="Messages per second per "
+                                         "connection (token bucket refill).")
+    rate_limit_burst: int = Field(200, gt=0, description="Token bucket size per connection.")
+    agent_token_ttl: float = Field(12 * 3600.0, gt=0, description="Agent login lifetime.")
+    invite_ttl: float = Field(24 * 3600.0, gt=0, description="Default invite link lifetime.")
+
+    # ICE.
+    stun_urls: list[str] = Field(default_factory=list, description="STUN URLs given to clients "
+                                 "(none by default: loopback and LAN need none).")
+    turn_urls: list[str] = Field(default_factory=list, description="TURN URLs (coturn).")
+    turn_secret: str | None = Field(None, description="coturn static-auth-secret; enables "
+                                    "TURN REST credentials.")
+    turn_ttl: int = Field(3600, gt=0, description="Lifetime of minted TURN credentials.")
+
+    demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
+
+    @field_validator("stun_urls", "turn_urls", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("CLOUD_AGENT_CONFIG_FILE")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cloud-agent.db').resolve()}"

@@ -1,0 +1,150 @@
+"""Tables of the record store: accounts, kiosks, the skill catalog and what happened to calls.
+
+These are records only; the live queue and agent states belong to the routing engine and its
+backend. Column types are kept to what SQLite and PostgreSQL both handle the same way: plain
+strings, ``JSON``, and timestamps as ``Float`` epoch seconds.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Float, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Role(StrEnum):
+    """What an account may do; stored as its string value."""
+
+    #: answers calls
+    AGENT = "agent"
+    #: watches queues and agents of a partition
+    SUPERVISOR = "supervisor"
+    #: manages accounts, kiosks and the catalog
+    ADMIN = "admin"
+
+
+class CallOrigin(StrEnum):
+    """Where a call came from."""
+
+    #: a self-service kiosk in a town hall
+    KIOSK = "kiosk"
+    #: the enterprise web page
+    ENTERPRISE = "enterprise"
+    #: a one-off invite link sent by an agent
+    INVITE = "invite"
+
+
+class CallbackStatus(StrEnum):
+    """Life of a callback request; only ``CallbackRepository`` moves it forward."""
+
+    #: waiting for an agent to take it
+    PENDING = "pending"
+    #: an agent took it and is calling back
+    CLAIMED = "claimed"
+    #: the claimer finished it
+    DONE = "done"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table of the store."""
+
+
+class Account(Base):
+    """A person who logs in: agent, supervisor or admin."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    username: Mapped[str] = mapped_column(String, unique=True, index=True)
+    display_name: Mapped[str] = mapped_column(String)
+    password_hash: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String, default=Role.AGENT.value)
+    partition: Mapped[str] = mapped_column(String, default="default")
+    #: skill code -> level, 1 = best
+    skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    auto_answer: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Kiosk(Base):
+    """A self-service terminal; it authenticates with a device token of which only the hash
+    is kept."""
+
+    __tablename__ = "kiosks"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    name: Mapped[str] = mapped_column(String)
+    town: Mapped[str] = mapped_column(String)
+    partition: Mapped[str] = mapped_column(String, default="default")
+    #: sha256 hex digest of the device token
+    token_hash: Mapped[str] = mapped_column(String, unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Skill(Base):
+    """A service a caller can pick on the kiosk; routing matches it to agents' skills."""
+
+    __tablename__ = "skills"
+
+    code: Mapped[str] = mapped_column(String, primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String)
+    name_en: Mapped[str] = mapped_column(String)
+    #: short name of an icon of the front end's icon set
+    icon: Mapped[str] = mapped_column(String)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+
+class CallRecord(Base):
+    """What happened to one call, written when it ends and amended by rating and wrap-up."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    skill: Mapped[str] = mapped_column(String)
+    origin: Mapped[str] = mapped_column(String)
+    #: town name or company name, as shown to the agent
+    caller_label: Mapped[str] = mapped_column(String)
+    partition: Mapped[str] = mapped_column(String, default="default")
+    kiosk_id: Mapped[str | None] = mapped_column(String, index=True)
+    agent_id: Mapped[str | None] = mapped_column(String, index=True)
+    enqueued_at: Mapped[float] = mapped_column(Float)
+    answered_at: Mapped[float | None] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float)
+    end_reason: Mapped[str | None] = mapped_column(String)
+    wait_s: Mapped[float | None] = mapped_column(Float)
+    talk_s: Mapped[float | None] = mapped_column(Float)
+    rating: Mapped[int | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Callback(Base):
+    """A caller's request to be called back after waiting too long."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String)
+    skill: Mapped[str] = mapped_column(String)
+    partition: Mapped[str] = mapped_column(String, index=True)
+    phone: Mapped[str] = mapped_column(String)
+    caller_label: Mapped[str] = mapped_column(String)
+    created_at: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String, default=CallbackStatus.PENDING.value)
+    claimed_by: Mapped[str | None] = mapped_column(String)
+    claimed_at: Mapped[float | None] = mapped_column(Float)
+    done_at: Mapped[float | None] = mapped_column(Float)
+
+
+class AuditEntry(Base):
+    """One line of the audit trail: who did what to which account, kiosk or call."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    actor: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

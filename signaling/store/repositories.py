@@ -1,0 +1,345 @@
+"""Async repositories over the record store, one per table, each a short transaction per call.
+
+Rules that must hold under concurrency are single statements: a callback is claimed by an
+``UPDATE ... WHERE status = 'pending'``, a wrap-up only matches the call's own agent. Argon2
+runs in a worker thread so that hashing never stalls the signaling event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import hashlib
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from signaling.store.database import Database
+from signaling.store.models import (
+    Account,
+    AuditEntry,
+    Callback,
+    CallbackStatus,
+    CallRecord,
+    Kiosk,
+    Role,
+    Skill,
+)
+from signaling.store.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+
+
+class AccountExists(Exception):
+    """An account with this username (or id) is already stored; nothing was changed."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"account {username!r} already exists")
+        self.username = username
+
+
+def token_hash(token: str) -> str:
+    """The stored form of a kiosk device token: sha256 hex, so a database leak reveals none."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def _changed(result: Result[Any]) -> bool:
+    """Whether an UPDATE matched a row."""
+    return bool(cast(CursorResult[Any], result).rowcount)
+
+
+class AccountRepository:
+    """Accounts and logins."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        username: str,
+        password: str,
+        *,
+        role: str = Role.AGENT.value,
+        display_name: str | None = None,
+        partition: str = "default",
+        skills: Mapping[str, int] | None = None,
+        auto_answer: bool = False,
+        account_id: str | None = None,
+        now: float | None = None,
+    ) -> Account:
+        """Store a new account; raises :class:`AccountExists` if the username is taken."""
+        role = Role(role).value
+        account = Account(
+            id=account_id or f"agent-{secrets.token_hex(8)}",
+            username=username,
+            display_name=display_name or username,
+            password_hash=await asyncio.to_thread(hash_password, password),
+            role=role,
+            partition=partition,
+            skills=dict(skills or {}),
+            auto_answer=auto_answer,
+            created_at=_now(now),
+        )
+        try:
+            async with self._db.session() as session, session.begin():
+                session.add(account)
+        except IntegrityError as error:
+            raise AccountExists(username) from error
+        return account
+
+    async def authenticate(self, username: str, password: str) -> Account | None:
+        """The account if the password is right, else ``None``; an unknown username costs the
+        same argon2 verification as a wrong password."""
+        async with self._db.session() as session:
+            account = await session.scalar(select(Account).where(Account.username == username))
+        if account is None:
+            await asyncio.to_thread(verify_password, DUMMY_HASH, password)
+            return None
+        if not await asyncio.to_thread(verify_password, account.password_hash, password):
+            return None
+        if needs_rehash(account.password_hash):
+            account.password_hash = await asyncio.to_thread(hash_password, password)
+            async with self._db.session() as session, session.begin():
+                await session.execute(
+                    update(Account)
+                    .where(Account.id == account.id)
+                    .values(password_hash=account.password_hash)
+                )
+        return account
+
+    async def get(self, account_id: str) -> Account | None:
+        async with self._db.session() as session:
+            return await session.get(Account, account_id)
+
+    async def list(self, role: str | None = None) -> builtins.list[Account]:
+        """Accounts ordered by username, optionally only those of one role."""
+        query = select(Account).order_by(Account.username)
+        if role is not None:
+            query = query.where(Account.role == Role(role).value)
+        async with self._db.session() as session:
+            return builtins.list(await session.scalars(query))
+
+    async def count(self) -> int:
+        async with self._db.session() as session:
+            return (await session.scalar(select(func.count()).select_from(Account))) or 0
+
+    async def set_auto_answer(self, account_id: str, auto_answer: bool) -> bool:
+        """Set the agent's auto-answer preference; ``False`` if there is no such account."""
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(Account)
+                .where(Account.id == account_id)
+                .values(auto_answer=auto_answer)
+                .execution_options(synchronize_session=False)
+            )
+        return _changed(result)
+
+
+class KioskRepository:
+    """Kiosks and their device tokens."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        token: str,
+        *,
+        name: str,
+        town: str,
+        partition: str = "default",
+        kiosk_id: str | None = None,
+        now: float | None = None,
+    ) -> Kiosk:
+        """Register a kiosk; only the token's hash is stored."""
+        kiosk = Kiosk(
+            id=kiosk_id or f"kiosk-{secrets.token_hex(8)}",
+            name=name,
+            town=town,
+            partition=partition,
+            token_hash=token_hash(token),
+            created_at=_now(now),
+        )
+        async with self._db.session() as session, session.begin():
+            session.add(kiosk)
+        return kiosk
+
+    async def find_by_token(self, token: str) -> Kiosk | None:
+        async with self._db.session() as session:
+            return await session.scalar(select(Kiosk).where(Kiosk.token_hash == token_hash(token)))
+
+    async def get(self, kiosk_id: str) -> Kiosk | None:
+        async with self._db.session() as session:
+            return await session.get(Kiosk, kiosk_id)
+
+
+class CatalogRepository:
+    """The skill catalog shown on kiosks and used by routing."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def upsert_skills(self, skills: Iterable[Mapping[str, Any]]) -> None:
+        """Insert or update skills by ``code``; skills not listed are kept."""
+        async with self._db.session() as session, session.begin():
+            for skill in skills:
+                await session.merge(Skill(**skill))
+
+    async def list_skills(self) -> list[Skill]:
+        async with self._db.session() as session:
+            return list(await session.scalars(select(Skill).order_by(Skill.sort_order, Skill.code)))
+
+    async def get(self, code: str) -> Skill | None:
+        async with self._db.session() as session:
+            return await session.get(Skill, code)
+
+
+class CallRepository:
+    """Records of finished calls, with the caller's rating and the agent's wrap-up."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def record(self, **fields: Any) -> CallRecord:
+        """Insert or update the record with ``fields["id"]``; fields not given are kept."""
+        async with self._db.session() as session, session.begin():
+            return await session.merge(CallRecord(**fields))
+
+    async def set_rating(self, call_id: str, rating: int) -> bool:
+        """Store the caller's 1-5 rating; ``False`` if the call is unknown."""
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise ValueError(f"rating must be an integer 1..5, not {rating!r}")
+        return await self._update(CallRecord.id == call_id, rating=rating)
+
+    async def set_wrap_up(
+        self, call_id: str, *, agent_id: str, outcome: str | None, notes: str | None
+    ) -> bool:
+        """Store the wrap-up; only the agent who took the call may, else ``False``."""
+        return await self._update(
+            (CallRecord.id == call_id) & (CallRecord.agent_id == agent_id),
+            outcome=outcome,
+            notes=notes,
+        )
+
+    async def recent_for_agent(self, agent_id: str, limit: int = 20) -> list[CallRecord]:
+        """The agent's calls, newest first."""
+        query = (
+            select(CallRecord)
+            .where(CallRecord.agent_id == agent_id)
+            .order_by(CallRecord.enqueued_at.desc(), CallRecord.id.desc())
+            .limit(limit)
+        )
+        async with self._db.session() as session:
+            return list(await session.scalars(query))
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        async with self._db.session() as session:
+            return await session.get(CallRecord, call_id)
+
+    async def _update(self, condition: Any, **values: Any) -> bool:
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(CallRecord)
+                .where(condition)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        return _changed(result)
+
+
+class CallbackRepository:
+    """Callback requests; claim and complete are race-free single statements."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        *,
+        call_id: str,
+        skill: str,
+        partition: str,
+        phone: str,
+        caller_label: str,
+        now: float,
+    ) -> Callback:
+        callback = Callback(
+            id=f"cb-{secrets.token_hex(8)}",
+            call_id=call_id,
+            skill=skill,
+            partition=partition,
+            phone=phone,
+            caller_label=caller_label,
+            created_at=now,
+            status=CallbackStatus.PENDING.value,
+        )
+        async with self._db.session() as session, session.begin():
+            session.add(callback)
+        return callback
+
+    async def list_pending(self, partition: str) -> list[Callback]:
+        """Pending callbacks of a partition, oldest first."""
+        query = (
+            select(Callback)
+            .where(Callback.partition == partition, Callback.status == CallbackStatus.PENDING.value)
+            .order_by(Callback.created_at, Callback.id)
+        )
+        async with self._db.session() as session:
+            return list(await session.scalars(query))
+
+    async def claim(self, callback_id: str, agent_id: str, now: float) -> Callback | None:
+        """Take a pending callback; ``None`` if someone else already has it (or it is unknown).
+
+        One conditional UPDATE, so of two agents claiming at once exactly one wins.
+        """
+        statement = (
+            update(Callback)
+            .where(Callback.id == callback_id, Callback.status == CallbackStatus.PENDING.value)
+            .values(status=CallbackStatus.CLAIMED.value, claimed_by=agent_id, claimed_at=now)
+            .returning(Callback)
+        )
+        async with self._db.session() as session, session.begin():
+            return (await session.scalars(statement)).first()
+
+    async def complete(self, callback_id: str, agent_id: str, now: float) -> bool:
+        """Mark a claimed callback done; only its claimer may, else ``False``."""
+        statement = (
+            update(Callback)
+            .where(
+                Callback.id == callback_id,
+                Callback.status == CallbackStatus.CLAIMED.value,
+                Callback.claimed_by == agent_id,
+            )
+            .values(status=CallbackStatus.DONE.value, done_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(statement)
+        return _changed(result)
+
+
+class AuditRepository:
+    """The append-only audit trail."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def append(
+        self, actor: str, action: str, detail: Mapping[str, Any], now: float
+    ) -> AuditEntry:
+        entry = AuditEntry(at=now, actor=actor, action=action, detail=dict(detail))
+        async with self._db.session() as session, session.begin():
+            session.add(entry)
+        return entry
+
+    async def recent(self, limit: int = 100) -> list[AuditEntry]:
+        """The latest entries, newest first."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        async with self._db.session() as session:
+            return list(await session.scalars(query))

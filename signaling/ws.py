@@ -1,0 +1,104 @@
+"""WebSocket transport: read, size-check, rate-limit, validate, hand to the hub, write.
+
+Thin on purpose: every decision is the hub's. Every message gets either its effect or an
+``error`` reply with a code; the socket is never dropped without a close code and reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import WebSocket, WebSocketDisconnect
+
+from . import protocol as p
+from .connection import Close, Connection, Role
+from .hub import Hub, HubError
+from .ratelimit import TokenBucket
+from .routing.model import RoutingError
+
+log = logging.getLogger(__name__)
+
+AUTH_TIMEOUT = 15.0
+MAX_RATE_VIOLATIONS = 100
+
+Parser = Callable[[str | bytes, int], p.Message]
+Handler = Callable[[Connection, p.Message], Awaitable[None]]
+
+
+async def _write_loop(ws: WebSocket, conn: Connection) -> None:
+    """Drain the connection's outbox onto the socket until a Close or a dead socket."""
+    while True:
+        item = await conn.outbox.get()
+        try:
+            if isinstance(item, Close):
+                await ws.close(item.code, item.reason)
+                return
+            await ws.send_text(json.dumps(item, ensure_ascii=False))
+        except Exception:  # the peer is gone; the reader notices and cleans up
+            return
+
+
+async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
+    """Run one caller or agent socket from accept to close."""
+    await ws.accept()
+    settings = hub.settings
+    conn = Connection(role)
+    writer = asyncio.create_task(_write_loop(ws, conn))
+    parse: Parser = p.parse_caller_message if role is Role.CALLER else p.parse_agent_message
+    handle: Handler = hub.caller_message if role is Role.CALLER else hub.agent_message
+    loop = asyncio.get_running_loop()
+    bucket = TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst, loop.time())
+    violations = 0
+    conn.send(p.outbound("hello", role=role.value, max_message_bytes=settings.max_message_bytes))
+    try:
+        while not conn.closed:
+            timeout = AUTH_TIMEOUT if role is Role.AGENT and conn.agent_id is None else None
+            try:
+                frame = await asyncio.wait_for(ws.receive(), timeout)
+            except TimeoutError:
+                conn.send(p.error("auth_timeout", "no auth message in time"))
+                conn.close(4401, "authentication timeout")
+                break
+            if frame["type"] == "websocket.disconnect":
+                break
+            raw = frame.get("text")
+            if raw is None:
+                raw = frame.get("bytes") or b""
+            if not bucket.allow(loop.time()):
+                violations += 1
+                conn.send(p.error("rate_limited", "too many messages; slow down"))
+                if violations >= MAX_RATE_VIOLATIONS:
+                    conn.close(1008, "rate limit exceeded repeatedly")
+                continue
+            try:
+                message = parse(raw, settings.max_message_bytes)
+            except p.ProtocolError as exc:
+                conn.send(p.error(exc.code, exc.message))
+                continue
+            try:
+                await handle(conn, message)
+            except (HubError, RoutingError) as exc:
+                conn.send(p.error(exc.code, exc.message,
+                                  in_reply_to=getattr(message, "type", None)))
+            except Exception:
+                log.exception("handling %s failed", getattr(message, "type", "?"))
+                conn.send(p.error("internal_error", "the server could not handle this "
+                                  "message; nothing was changed"))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        try:
+            if role is Role.CALLER:
+                hub.caller_disconnected(conn)
+            else:
+                hub.agent_disconnected(conn)
+        except Exception:
+            log.exception("disconnect cleanup failed")
+        conn.close(1000, "bye")
+        try:
+            await asyncio.wait_for(writer, 5.0)
+        except (TimeoutError, asyncio.CancelledError):
+            writer.cancel()

@@ -1,0 +1,81 @@
+"""Shared fixtures: a real server on loopback, started in-process with uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from signaling.app import create_app
+from signaling.settings import Settings
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    """A running server: its base URLs and the app (for peeking at the hub in asserts)."""
+
+    http: str
+    ws: str
+    app: Any
+    server: uvicorn.Server
+
+    @property
+    def hub(self) -> Any:
+        return self.app.state.hub
+
+
+StartServer = Callable[..., Awaitable[LiveServer]]
+
+
+@pytest.fixture
+async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
+    """Factory: ``await start_server(ring_timeout=2)`` starts a demo server on a free port."""
+    running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(**overrides: Any) -> LiveServer:
+        port = free_port()
+        data_dir = tmp_path / f"data-{port}"
+        settings = Settings(**{"demo": True, "data_dir": data_dir, "port": port, **overrides})
+        app = create_app(settings)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                ws_max_size=4 * settings.max_message_bytes, lifespan="on")
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        running.append((server, task))
+        for _ in range(500):
+            if server.started:
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        else:
+            raise RuntimeError("server did not start")
+        return LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app, server)
+
+    yield start
+    for server, task in running:
+        server.should_exit = True
+    for server, task in running:
+        await asyncio.wait_for(task, 15)
+
+
+@pytest.fixture
+async def live_server(start_server: StartServer) -> LiveServer:
+    """A demo server with default settings."""
+    return await start_server()
