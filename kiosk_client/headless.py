@@ -31,7 +31,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from media.synthetic import open_media_source
 
@@ -242,6 +242,14 @@ def _emitter(on_event: EventCallback | None, role: str) -> Callable[..., None]:
     return emit
 
 
+async def _open(url: str, timeout: float) -> ClientConnection:
+    """Open the socket, reporting an unreachable or refusing server as ``CallFailed``."""
+    try:
+        return await connect(url, open_timeout=timeout)
+    except (OSError, TimeoutError, InvalidHandshake) as exc:
+        raise CallFailed("connection_failed", f"cannot open {url}: {exc}") from exc
+
+
 def _raise_error(message: dict[str, Any]) -> None:
     raise CallFailed(str(message.get("code", "error")), str(message.get("message", "")))
 
@@ -278,7 +286,7 @@ async def place_call(
         emit("first_remote_frame", call_id=timings.call_id, ms=timings.first_remote_frame_ms)
 
     who: dict[str, Any] = {"kiosk_token": kiosk_token} if kiosk_token else {"company": company}
-    async with connect(websocket_url(server, "/ws/caller"), open_timeout=timeout) as websocket:
+    async with await _open(websocket_url(server, "/ws/caller"), timeout) as websocket:
         signaling = _Signaling(websocket)
         try:
             await signaling.send("call_request", skill=skill, **who)
@@ -411,7 +419,7 @@ async def answer_calls(
     last_call_id: str | None = None
     wrapped_up: set[str | None] = set()
 
-    async with connect(websocket_url(server, "/ws/agent"), open_timeout=timeout) as websocket:
+    async with await _open(websocket_url(server, "/ws/agent"), timeout) as websocket:
         signaling = _Signaling(websocket)
         try:
             await signaling.send("auth", token=token)
@@ -522,6 +530,8 @@ async def answer_calls(
                 raise CallFailed("connection_closed", f"server closed the socket: {exc}") from exc
         finally:
             if current is not None and current.session is not None:
-                current.timings.frames_received = current.session.frames_received
                 await current.session.close()
+                with contextlib.suppress(Exception):  # end the call, not just the socket
+                    async with asyncio.timeout(1.0):
+                        await signaling.send("hangup", call_id=current.call_id)
     return completed

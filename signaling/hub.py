@@ -545,6 +545,8 @@ class Hub:
         if agent_id is None or self.agents.get(agent_id) is not conn:
             return
         del self.agents[agent_id]
+        if agent_id in self.engine.agents:
+            self.apply(ev.AgentDetached(agent_id))
         loop = asyncio.get_running_loop()
         self._logout_timers[agent_id] = loop.call_later(
             AGENT_RECONNECT_GRACE, self._logout_after_grace, agent_id)

@@ -79,3 +79,11 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
 async def live_server(start_server: StartServer) -> LiveServer:
     """A demo server with default settings."""
     return await start_server()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Expose each phase's report on the item, so fixtures can act on failures."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -102,6 +102,7 @@ class Engine:
         self._handlers: dict[type, Callable[[object, float], None]] = {
             ev.AgentLogin: self._on_agent_login,  # type: ignore[dict-item]
             ev.AgentLogout: self._on_agent_logout,  # type: ignore[dict-item]
+            ev.AgentDetached: self._on_agent_detached,  # type: ignore[dict-item]
             ev.AgentSetReady: self._on_set_ready,  # type: ignore[dict-item]
             ev.AgentSetNotReady: self._on_set_not_ready,  # type: ignore[dict-item]
             ev.AgentSetAutoAnswer: self._on_set_auto_answer,  # type: ignore[dict-item]
@@ -249,7 +250,8 @@ class Engine:
             case ev.AgentLogin(skills=skills):
                 if any(level < 1 for level in skills.values()):
                     raise RoutingError("invalid_skill_level", "skill levels start at 1")
-            case ev.AgentLogout(agent_id=a) | ev.AgentSetReady(agent_id=a) | \
+            case ev.AgentLogout(agent_id=a) | ev.AgentDetached(agent_id=a) | \
+                    ev.AgentSetReady(agent_id=a) | \
                     ev.AgentSetNotReady(agent_id=a) | ev.AgentSetAutoAnswer(agent_id=a):
                 self._agent(a)
             case ev.AgentAccept(agent_id=a, call_id=c) | ev.AgentReject(agent_id=a, call_id=c):
@@ -287,6 +289,7 @@ class Engine:
         agent.skills = dict(event.skills)
         agent.partition = event.partition
         agent.auto_answer = event.auto_answer
+        agent.detached = False
         if agent.presence is Presence.OFFLINE:
             agent.presence = Presence.NOT_READY
             agent.not_ready_reason = "login"
@@ -305,9 +308,16 @@ class Engine:
             self._finish_wrap_up(agent, now)
         agent.presence = Presence.OFFLINE
         agent.not_ready_reason = None
+        agent.detached = False
         self._mark_agent_queues_dirty(agent)
         self._emit_agent_state(agent)
         self._offer_callbacks_where_unstaffed(agent.partition)
+
+    def _on_agent_detached(self, event: ev.AgentDetached, now: float) -> None:
+        agent = self.agents[event.agent_id]
+        agent.detached = True
+        if agent.activity is Activity.RESERVED:
+            self._cancel_offer(agent, now, reason="agent_detached", block=0.0)
 
     def _on_set_ready(self, event: ev.AgentSetReady, now: float) -> None:
         agent = self.agents[event.agent_id]
@@ -693,30 +703,34 @@ class Engine:
             if (agent.partition, skill) in self._queues:
                 self._dirty.add((agent.partition, skill))
 
-    def _estimate(self, key: tuple[str, str], position: int) -> int:
-        """Estimated wait: (position - 1/2) x recent mean handle time / staffed agents.
-
-        The half stands for the residual of the calls in progress (Asterisk's holdtime
-        estimate, without its exponential smoothing).
-        """
+    def _wait_rate(self, key: tuple[str, str]) -> float:
+        """Seconds of expected wait per place in the queue: mean recent handle time over
+        staffed agents (Asterisk's holdtime estimate, without its smoothing)."""
         partition, skill = key
         if skill.startswith("@"):
-            staffed = 1
-            handle = self.config.default_handle_time
-        else:
-            staffed = max(1, sum(1 for _ in self._staffed(partition, skill)))
-            times = self._counters[key].handle_times if key in self._counters else None
-            handle = (sum(times) / len(times)) if times else self.config.default_handle_time
-        return math.ceil((position - 0.5) * handle / staffed)
+            return self.config.default_handle_time
+        staffed = max(1, sum(1 for _ in self._staffed(partition, skill)))
+        times = self._counters[key].handle_times if key in self._counters else None
+        handle = (sum(times) / len(times)) if times else self.config.default_handle_time
+        return handle / staffed
 
     def _publish_positions(self, now: float) -> None:
+        """Tell each waiting caller of a changed queue its place and estimate, if new.
+
+        The estimate is (position - 1/2) x wait rate: the half stands for the residual
+        of the calls in progress.
+        """
         for key in self._dirty:
+            queue = self._queues.get(key)
+            if not queue:
+                continue
+            rate = self._wait_rate(key)
             position = 0
-            for call in self._queues.get(key, []):
+            for call in queue:
                 if call.status is not CallStatus.WAITING:
                     continue
                 position += 1
-                estimate = self._estimate(key, position)
+                estimate = math.ceil((position - 0.5) * rate)
                 if (call.last_position, call.last_estimate) != (position, estimate):
                     call.last_position, call.last_estimate = position, estimate
                     self._out.append(PositionChanged(call.id, position, estimate))

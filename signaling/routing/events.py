@@ -29,6 +29,14 @@ class AgentLogout:
 
 
 @dataclass(frozen=True)
+class AgentDetached:
+    """The agent's connection dropped: offer nothing until it is back (AgentLogin) or
+    logged out, without touching the status it chose."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True)
 class AgentSetReady:
     """The agent chose ready."""
 
@@ -131,7 +139,7 @@ class Tick:
 
 
 Event = (
-    AgentLogin | AgentLogout | AgentSetReady | AgentSetNotReady | AgentSetAutoAnswer
+    AgentLogin | AgentLogout | AgentDetached | AgentSetReady | AgentSetNotReady | AgentSetAutoAnswer
     | AgentAccept | AgentReject | AgentHangup | AgentEndWrapUp | CallRequested | CallerHangup
     | CallerDetached | CallerResumed | CallbackAccepted | Tick
 )

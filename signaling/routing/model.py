@@ -151,6 +151,7 @@ class Agent:
     skills: dict[str, int]
     partition: str
     auto_answer: bool = False
+    detached: bool = False
     presence: Presence = Presence.OFFLINE
     not_ready_reason: str | None = None
     activity: Activity = Activity.IDLE
@@ -176,9 +177,10 @@ class Agent:
         return AgentState.READY if self.presence is Presence.READY else AgentState.NOT_READY
 
     def available(self, now: float) -> bool:
-        """Ready, idle and not inside a reject or no-answer delay."""
+        """Ready, connected, idle and not inside a reject or no-answer delay."""
         return (
             self.presence is Presence.READY
+            and not self.detached
             and self.activity is Activity.IDLE
             and self.blocked_until <= now
         )

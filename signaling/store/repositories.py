@@ -73,7 +73,8 @@ class AccountRepository:
         account_id: str | None = None,
         now: float | None = None,
     ) -> Account:
-        """Store a new account; raises :class:`AccountExists` if the username is taken."""
+        """Store a new account; raises :class:`AccountExists` if the username is taken and
+        ``ValueError`` for an unknown role."""
         role = Role(role).value
         account = Account(
             id=account_id or f"agent-{secrets.token_hex(8)}",

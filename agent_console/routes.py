@@ -1,0 +1,55 @@
+"""The agent console: one jinja2 page (``/console``) and its ES modules (``/static/console``).
+
+The page is a thin shell: the modules log in over REST, open ``/ws/agent`` and render the
+agent's state, offers, calls and wrap-up from the server's messages (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+
+#: Sent with the page: the console needs camera and microphone for itself and nobody else.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self), "
+                          "autoplay=(self), geolocation=(), payment=(), usb=()",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "img-src 'self' data:; media-src 'self' blob: mediastream:; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def console_config(request: Request) -> dict[str, Any]:
+    """Server settings the page needs before its socket is open."""
+    settings = request.app.state.settings
+    return {
+        "wrapUpSeconds": settings.wrap_up_time,
+        "serviceLevelSeconds": settings.service_level_threshold,
+        "ringTimeoutSeconds": settings.ring_timeout,
+    }
+
+
+def mount(app: FastAPI) -> None:
+    """Add ``GET /console`` and the console's static files to ``app``."""
+
+    @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
+    async def console_page(request: Request) -> HTMLResponse:
+        response = TEMPLATES.TemplateResponse(
+            request, "console.html", {"config": console_config(request)})
+        response.headers.update(PAGE_HEADERS)
+        return response
+
+    app.mount("/static/console", StaticFiles(directory=str(HERE / "static")),
+              name="console-static")

@@ -1,0 +1,176 @@
+"""Ring latency: call request sent -> the agent's ``offer`` received, over real sockets.
+
+Setup: a real server in a subprocess (embedded defaults: memory engine, SQLite), 200
+logged-in agents (180 holding only ``tax`` and not ready, 20 holding ``water`` and ready),
+and 1,000 callers waiting in the ``tax`` queue. Then one more caller places ``water``
+calls one after another; each is offered to a ready water agent and cancelled by the
+caller as soon as the offer lands (which frees the agent at once). The figure is the time
+from sending ``call_request`` to the agent's socket receiving ``offer``, on one clock.
+
+    python bench/ring_latency.py [--waiting 1000] [--agents 200] [--samples 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from signaling.store import AccountRepository, Database  # noqa: E402
+from signaling.tokens import sign  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def seed(data_dir: Path, agents: int, water_agents: int) -> None:
+    db = Database(f"sqlite+aiosqlite:///{data_dir / 'cloud-agent.db'}")
+    await db.create_all()
+    repo = AccountRepository(db)
+    for n in range(agents):
+        skills = {"water": 1} if n < water_agents else {"tax": 1}
+        await repo.create(f"bench-{n}", "bench", account_id=f"bench-{n}", skills=skills)
+    await db.dispose()
+
+
+async def recv_type(ws: ClientConnection, type_: str) -> dict[str, Any]:
+    while True:
+        message: dict[str, Any] = json.loads(await ws.recv())
+        if message["type"] == type_:
+            return message
+
+
+async def drain(ws: ClientConnection) -> None:
+    """Keep reading a socket we don't measure, so the server never sees a slow client."""
+    try:
+        async for _ in ws:
+            pass
+    except Exception:
+        pass
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="ring-bench-"))
+    await seed(data_dir, args.agents, args.water_agents)
+    secret = "bench-secret-" + os.urandom(8).hex()
+    port = free_port()
+    env = {**os.environ, "CLOUD_AGENT_SECRET_KEY": secret, "CLOUD_AGENT_DEMO": "true",
+           "CLOUD_AGENT_RATE_LIMIT_BURST": "100000", "CLOUD_AGENT_MAX_WAIT": "100000",
+           "CLOUD_AGENT_RESUME_GRACE": "600"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "signaling", "serve", "--port", str(port), "--data-dir",
+         str(data_dir), "--log-level", "warning"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    base, ws_base = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+    sockets: list[ClientConnection] = []
+    drains: list[asyncio.Task[None]] = []
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    if (await client.get(f"{base}/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        water_agents: list[ClientConnection] = []
+        for n in range(args.agents):
+            ws = await connect(f"{ws_base}/ws/agent", max_size=1 << 22)
+            await recv_type(ws, "hello")
+            token = sign(secret.encode(), "agent", f"bench-{n}", time.time(), 3600)
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            await recv_type(ws, "authenticated")
+            if n < args.water_agents:
+                await ws.send(json.dumps({"type": "set_status", "status": "ready"}))
+                await recv_type(ws, "agent_state")
+                water_agents.append(ws)
+            else:
+                drains.append(asyncio.create_task(drain(ws)))
+            sockets.append(ws)
+        for _ in range(args.waiting):
+            ws = await connect(f"{ws_base}/ws/caller")
+            await recv_type(ws, "hello")
+            await ws.send(json.dumps({"type": "call_request", "skill": "tax",
+                                      "kiosk_token": "demo-kiosk"}))
+            await recv_type(ws, "queued")
+            drains.append(asyncio.create_task(drain(ws)))
+            sockets.append(ws)
+
+        offers: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
+
+        async def watch(ws: ClientConnection) -> None:
+            async for raw in ws:
+                received = time.perf_counter()
+                message = json.loads(raw)
+                if message["type"] == "offer":
+                    offers.put_nowait((received, message["call_id"]))
+        drains.extend(asyncio.create_task(watch(ws)) for ws in water_agents)
+
+        caller = await connect(f"{ws_base}/ws/caller")
+        sockets.append(caller)
+        await recv_type(caller, "hello")
+        latencies: list[float] = []
+        for n in range(args.samples + args.warmup):
+            sent = time.perf_counter()
+            await caller.send(json.dumps({"type": "call_request", "skill": "water",
+                                          "kiosk_token": "demo-kiosk"}))
+            received, call_id = await asyncio.wait_for(offers.get(), 10)
+            if n >= args.warmup:
+                latencies.append((received - sent) * 1000)
+            await recv_type(caller, "ringing")
+            await caller.send(json.dumps({"type": "hangup"}))
+            await recv_type(caller, "ended")
+        return {
+            "waiting_calls": args.waiting, "agents": args.agents,
+            "ready_agents": args.water_agents, "samples": len(latencies),
+            "p50_ms": round(statistics.median(latencies), 2),
+            "p90_ms": round(percentile(latencies, 90), 2),
+            "p99_ms": round(percentile(latencies, 99), 2),
+            "max_ms": round(max(latencies), 2),
+        }
+    finally:
+        for task in drains:
+            task.cancel()
+        for ws in sockets:
+            await ws.close()
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--waiting", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--water-agents", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=20)
+    print(json.dumps(asyncio.run(run(parser.parse_args())), indent=2))
+
+
+if __name__ == "__main__":
+    main()

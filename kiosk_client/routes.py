@@ -1,0 +1,56 @@
+"""The caller pages: ``/kiosk`` (town service-centre touch screen) and ``/call`` (enterprise).
+
+Both are server-rendered jinja2 shells around plain ES modules; nothing here knows about
+calls. The HTML is never cached (a kiosk must pick up a fix on its next privacy reset) and
+is allowed the camera and microphone of its own origin only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+
+#: headers of every caller page (the static modules keep the default validators/ETags)
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Permissions-Policy": "camera=(self), microphone=(self), autoplay=(self), "
+                          "geolocation=(), payment=(), usb=()",
+    # Invite tokens travel in the query string: never hand them to another origin.
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+}
+
+
+def _page(request: Request, template: str, **context: object) -> HTMLResponse:
+    response = TEMPLATES.TemplateResponse(request, template, context)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
+def mount(app: FastAPI) -> None:
+    """Add the kiosk and enterprise pages and their static files to ``app``."""
+
+    @app.get("/kiosk", response_class=HTMLResponse, include_in_schema=False)
+    async def kiosk_page(request: Request) -> HTMLResponse:
+        return _page(request, "kiosk.html", page="kiosk")
+
+    @app.get("/call", response_class=HTMLResponse, include_in_schema=False)
+    async def enterprise_page(request: Request) -> HTMLResponse:
+        return _page(request, "call.html", page="call")
+
+    app.mount("/static/common", StaticFiles(directory=str(HERE / "static" / "common")),
+              name="static-common")
+    app.mount("/static/kiosk", StaticFiles(directory=str(HERE / "static")),
+              name="static-kiosk")

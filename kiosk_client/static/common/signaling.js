@@ -1,0 +1,150 @@
+// Signaling socket with automatic reconnect.
+//
+// Why: a kiosk on a town network drops its connection now and then; the page must show
+// "reconnecting…" and come back by itself. The server keeps the queue place or the call
+// for a grace period; the page re-identifies itself in `onOpen` (resume token or agent
+// token) each time the socket (re)opens.
+//
+// A dead network does not always close a socket (a pulled cable leaves it half-open for
+// minutes), so with `keepAliveMs` the client pings and treats a silent server as a drop.
+
+const FINAL_CLOSE_CODES = new Set([
+  4000, // resumed on another connection
+  4001, // replaced by a newer login
+  4401, // authentication failed
+]);
+
+export class SignalingClient extends EventTarget {
+  /**
+   * @param {string} path  "/ws/caller" or "/ws/agent"
+   * @param {{onOpen?: (client: SignalingClient, reconnect: boolean) => void,
+   *          keepAliveMs?: number}} options  keepAliveMs: ping period (0 = off, the default)
+   */
+  constructor(path, options = {}) {
+    super();
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.url = `${scheme}//${location.host}${path}`;
+    this.onOpen = options.onOpen || (() => {});
+    this.keepAliveMs = options.keepAliveMs || 0;
+    this.ws = null;
+    this.wanted = false;
+    this.attempt = 0;
+    this.opened = false;
+    this.retryTimer = null;
+    this.keepAliveTimer = null;
+    this.lastHeard = 0;
+    this.state = "idle"; // idle | connecting | open | reconnecting | closed
+  }
+
+  /** True while messages can be sent. */
+  get isOpen() {
+    return !!this.ws && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    this.wanted = true;
+    this._open();
+  }
+
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent("state", { detail: state }));
+  }
+
+  _open() {
+    clearTimeout(this.retryTimer);
+    this._setState(this.opened ? "reconnecting" : "connecting");
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      const reconnect = this.opened;
+      this.opened = true;
+      this.attempt = 0;
+      this.lastHeard = Date.now();
+      this._startKeepAlive(ws);
+      this._setState("open");
+      this.onOpen(this, reconnect);
+    };
+    ws.onmessage = (event) => {
+      if (this.ws !== ws) return;
+      this.lastHeard = Date.now();
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.dispatchEvent(new CustomEvent("message", { detail: message }));
+      this.dispatchEvent(new CustomEvent(`msg:${message.type}`, { detail: message }));
+    };
+    ws.onclose = (event) => this._closed(ws, event.code, event.reason);
+  }
+
+  _startKeepAlive(ws) {
+    clearInterval(this.keepAliveTimer);
+    if (!this.keepAliveMs) return;
+    this.keepAliveTimer = setInterval(() => {
+      if (this.ws !== ws) return;
+      if (Date.now() - this.lastHeard > 2.5 * this.keepAliveMs) {
+        // Half-open: give up on this socket now rather than when TCP notices.
+        this._closed(ws, 4003, "keep-alive timeout");
+        try { ws.close(4003, "keep-alive timeout"); } catch { /* already closing */ }
+        return;
+      }
+      this.send({ type: "ping" });
+    }, this.keepAliveMs);
+  }
+
+  _closed(ws, code, reason) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    clearInterval(this.keepAliveTimer);
+    this.dispatchEvent(new CustomEvent("closed", { detail: { code, reason } }));
+    if (!this.wanted || FINAL_CLOSE_CODES.has(code)) {
+      this.wanted = false;
+      this._setState("closed");
+      return;
+    }
+    this._setState("reconnecting");
+    const delay = Math.min(5000, 250 * 2 ** this.attempt++) * (0.75 + Math.random() / 2);
+    this.retryTimer = setTimeout(() => this._open(), delay);
+  }
+
+  /** Send a message object; returns false when the socket is not open. */
+  send(message) {
+    if (!this.isOpen) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Drop the socket without ending anything server-side (for tests and network blips). */
+  drop() {
+    if (this.ws) this.ws.close(4002, "dropped by client");
+  }
+
+  close() {
+    this.wanted = false;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.keepAliveTimer);
+    if (this.ws) this.ws.close(1000, "bye");
+    this._setState("closed");
+  }
+
+  /** Wait for the next message of `type` (rejects after `timeoutMs`). */
+  next(type, timeoutMs = 10000) {
+    return new Promise((resolve, reject) => {
+      const handler = (event) => {
+        clearTimeout(timer);
+        this.removeEventListener(`msg:${type}`, handler);
+        resolve(event.detail);
+      };
+      const timer = setTimeout(() => {
+        this.removeEventListener(`msg:${type}`, handler);
+        reject(new Error(`timeout waiting for ${type}`));
+      }, timeoutMs);
+      this.addEventListener(`msg:${type}`, handler);
+    });
+  }
+}
