@@ -106,7 +106,8 @@ def build_router() -> APIRouter:
                             hub: HubDep, request: Request) -> dict[str, Any]:
         if body.skill not in hub.skills:
             raise ApiError(422, "unknown_skill", f"no such matter {body.skill!r}")
-        token = hub.make_invite(account.id, body.skill, body.label, body.ttl_seconds)
+        token = hub.make_invite(account.id, account.partition, body.skill, body.label,
+                                body.ttl_seconds)
         ttl = body.ttl_seconds or hub.settings.invite_ttl
         return {"token": token, "url": str(request.base_url) + f"call?invite={token}",
                 "expires_at": int(time.time() + ttl)}
@@ -147,6 +148,12 @@ def build_router() -> APIRouter:
     @router.post("/api/callbacks/{callback_id}/claim")
     async def claim_callback(callback_id: str, account: AccountDep,
                              hub: HubDep) -> dict[str, Any]:
+        pending = {c.id: c for c in await hub.callbacks.list_pending(account.partition)}
+        wanted = pending.get(callback_id)
+        if wanted is None:
+            raise ApiError(409, "already_claimed", "this callback is taken or gone")
+        if account.role == "agent" and wanted.skill not in account.skills:
+            raise ApiError(403, "forbidden", "this callback needs a skill you do not hold")
         item = await hub.callbacks.claim(callback_id, account.id, time.time())
         if item is None:
             raise ApiError(409, "already_claimed", "this callback is taken or gone")

@@ -95,12 +95,14 @@ async def seed_demo(db: Database) -> None:
 
 
 async def ensure_admin(db: Database) -> str | None:
-    """Seed the catalog and, if no admin exists, create ``admin`` with a random password.
+    """Seed an empty catalog and, if no admin exists, create ``admin`` with a random password.
 
     Returns that password, for the CLI to print once; ``None`` when an admin already exists.
     Raises :class:`AccountExists` if a non-admin account already holds the name ``admin``.
     """
-    await CatalogRepository(db).upsert_skills(DEMO_SKILLS)
+    catalog = CatalogRepository(db)
+    if not await catalog.list_skills():  # never overwrite an administrator's edits
+        await catalog.upsert_skills(DEMO_SKILLS)
     accounts = AccountRepository(db)
     if await accounts.list(role=Role.ADMIN.value):
         return None

@@ -22,7 +22,15 @@ from .ice import ice_servers_for
 from .routing import actions as act
 from .routing import events as ev
 from .routing.engine import Engine
-from .routing.model import CallStatus, Disposition, Origin, RoutingConfig, RoutingError
+from .routing.model import (
+    Activity,
+    CallStatus,
+    Disposition,
+    Origin,
+    Presence,
+    RoutingConfig,
+    RoutingError,
+)
 from .settings import Settings
 from .store import (
     AccountRepository,
@@ -148,7 +156,12 @@ class Hub:
     def apply(self, event: ev.Event) -> None:
         """Feed one event to the engine, deliver its actions and re-arm the timer."""
         now = self.now()
-        actions = self.engine.handle(event, now)
+        try:
+            actions = self.engine.handle(event, now)
+        except RoutingError as exc:
+            self._deliver(exc.actions, now)  # type: ignore[arg-type]
+            self._arm_timer()
+            raise
         self._deliver(actions, now)
         self._arm_timer()
 
@@ -286,7 +299,7 @@ class Hub:
             self.wrapping[action.agent_id] = action.call_id
             self._to_agent(action.agent_id, message)
         if info is not None:
-            self._record_writes[action.call_id] = self._background_task(self.call_records.record(
+            task = self._background_task(self.call_records.record(
                 id=action.call_id, skill=info.skill, origin=info.origin.value,
                 caller_label=info.label, partition=info.partition, kiosk_id=info.kiosk_id,
                 agent_id=action.agent_id, enqueued_at=self.wall(action.enqueued_at),
@@ -299,6 +312,8 @@ class Hub:
                 outcome=(None if action.disposition is Disposition.COMPLETED
                          else action.disposition.value),
             ))
+            self._record_writes[action.call_id] = task
+            task.add_done_callback(lambda _: self._record_writes.pop(action.call_id, None))
 
     def _background_task(self, coro: Awaitable[Any]) -> asyncio.Task[None]:
         async def run() -> None:
@@ -313,9 +328,9 @@ class Hub:
 
     async def _call_recorded(self, call_id: str) -> None:
         """Wait until the call's record is written, so later updates find it."""
-        task = self._record_writes.pop(call_id, None)
+        task = self._record_writes.get(call_id)
         if task is not None:
-            await task
+            await asyncio.shield(task)
 
     # ------------------------------------------------------------------ callers
 
@@ -358,6 +373,7 @@ class Hub:
                 raise HubError("invalid_invite", f"invite link not valid: {exc}") from None
             origin, label, target = Origin.INVITE, str(claims.get("label", "")), claims["sub"]
             partition = str(claims.get("partition", partition))
+            skill = str(claims.get("skill", skill))  # the link decides the matter
         if skill not in self.skills:
             raise HubError("unknown_skill", f"no such matter {skill!r}")
         call_id = "c" + secrets.token_hex(8)
@@ -368,8 +384,11 @@ class Hub:
         self.resume_tokens[info.resume_token] = call_id
         conn.call_id, conn.language = call_id, message.language
         try:
+            # Priority (elderly, disabled: chosen on the kiosk with staff help) is honoured
+            # from provisioned kiosks only, so a guest cannot jump the queue.
+            priority = 1 if message.priority and origin is Origin.KIOSK else 0
             self.apply(ev.CallRequested(call_id, skill, origin, partition,
-                                        priority=1 if message.priority else 0, label=label,
+                                        priority=priority, label=label,
                                         target_agent_id=target))
         except RoutingError:
             self.callers.pop(call_id)
@@ -390,13 +409,13 @@ class Hub:
             old.call_id = None
             old.close(4000, "resumed on another connection")
         info.connection, conn.call_id, conn.language = conn, call.id, info.language
-        if call.detached_at is not None:
-            self.apply(ev.CallerResumed(call.id))
         position = self.engine.position_of(call.id)
         conn.send(p.outbound(
             "resumed", call_id=call.id, state=call.status.value,
             position=position[0] if position else None,
             estimated_wait=position[1] if position else None))
+        if call.detached_at is not None:
+            self.apply(ev.CallerResumed(call.id))  # fresh position updates follow
         session = self.sessions.get(call.id)
         if session is not None:
             conn.send(self._connected_for_caller(session))
@@ -424,12 +443,18 @@ class Hub:
 
     async def _accept_callback(self, conn: Connection, message: p.AcceptCallback) -> None:
         info = self.callers.get(conn.call_id or "")
-        if info is None:
+        if info is None or self.call_status(info.call_id) not in (CallStatus.WAITING,
+                                                                  CallStatus.RINGING):
             raise HubError("no_call", "there is no waiting call")
-        self.apply(ev.CallbackAccepted(info.call_id))
+        # Write the callback first: if the store fails, the caller is still in the queue.
         callback = await self.callbacks.create(
             call_id=info.call_id, skill=info.skill, partition=info.partition,
             phone=message.phone, caller_label=info.label, now=time.time())
+        try:
+            self.apply(ev.CallbackAccepted(info.call_id))
+        except RoutingError:  # answered while the row was being written
+            await self.callbacks.discard(callback.id)
+            raise
         conn.send(p.outbound("callback_registered", call_id=info.call_id,
                              callback_id=callback.id))
 
@@ -437,7 +462,8 @@ class Hub:
         if message.call_id != conn.last_call_id:
             raise HubError("forbidden", "you can only rate your own last call")
         await self._call_recorded(message.call_id)
-        await self.call_records.set_rating(message.call_id, message.score)
+        if not await self.call_records.set_rating(message.call_id, message.score):
+            raise HubError("not_saved", "the call record was not found; rating not saved")
         conn.send(p.outbound("rating_saved", call_id=message.call_id))
 
     async def _relay(self, conn: Connection, message: p.Sdp | p.Ice) -> None:
@@ -513,30 +539,43 @@ class Hub:
         }
         known = self.engine.agents.get(account.id)
         auto_answer = known.auto_answer if known is not None and \
-            known.presence != "offline" else account.auto_answer
-        self.apply(ev.AgentLogin(account.id, dict(account.skills), account.partition,
-                                 auto_answer))
+            known.presence is not Presence.OFFLINE else account.auto_answer
+        now = self.now()
+        actions = self.engine.handle(ev.AgentLogin(account.id, dict(account.skills),
+                                                   account.partition, auto_answer), now)
         agent = self.engine.agents[account.id]
         current = agent.call_id if agent.call_id in self.sessions else None
+        # 'authenticated' first, then whatever the login caused (state, maybe an offer).
         conn.send(p.outbound(
             "authenticated", agent=self.agent_profiles[account.id], state=agent.state.value,
             reason=agent.not_ready_reason, auto_answer=agent.auto_answer, call_id=current))
+        self._deliver(actions, now)
+        self._arm_timer()
         if current is not None:
             session = self.sessions[current]
             conn.send(self._connected_for_agent(session, self.callers[current]))
-        self._send_snapshot(conn, force=True)
+            self._to_caller(current, p.outbound("peer_status", call_id=current,
+                                                status="connected"))
+        self._send_snapshot(conn)
 
     async def _end_wrap_up(self, conn: Connection, agent_id: str, message: p.EndWrapUp) -> None:
+        """End wrap-up and keep the notes; notes for the last call are kept even when the
+        wrap-up timer ended first (the agent was still typing)."""
         call_id = self.wrapping.get(agent_id)
         if message.call_id is not None and message.call_id != call_id:
-            raise HubError("forbidden", "that is not the call you are wrapping up")
-        self.apply(ev.AgentEndWrapUp(agent_id))
-        self.wrapping.pop(agent_id, None)
+            raise HubError("forbidden", "that is not your last call")
+        agent = self.engine.agents.get(agent_id)
+        if agent is not None and agent.activity is Activity.WRAP_UP:
+            self.apply(ev.AgentEndWrapUp(agent_id))
+        elif message.call_id is None:
+            raise HubError("not_in_wrap_up", "you are not in wrap-up")
         if call_id is not None and (message.outcome or message.notes):
             await self._call_recorded(call_id)
-            await self.call_records.set_wrap_up(call_id, agent_id=agent_id,
-                                                outcome=message.outcome or "",
-                                                notes=message.notes or "")
+            saved = await self.call_records.set_wrap_up(
+                call_id, agent_id=agent_id, outcome=message.outcome or None,
+                notes=message.notes or None)
+            if not saved:
+                raise HubError("not_saved", "the call record was not found; notes not saved")
             conn.send(p.outbound("wrap_up_saved", call_id=call_id))
 
     def agent_disconnected(self, conn: Connection) -> None:
@@ -566,12 +605,12 @@ class Hub:
 
     # ------------------------------------------------------------------ invites, stats
 
-    def make_invite(self, agent_id: str, skill: str, label: str, ttl: float | None) -> str:
-        """A signed link token that calls ``agent_id`` directly."""
+    def make_invite(self, agent_id: str, partition: str, skill: str, label: str,
+                    ttl: float | None) -> str:
+        """A signed link token that calls ``agent_id`` directly (reusable until expiry)."""
         return sign(self.secret, "invite", agent_id, time.time(),
                     ttl or self.settings.invite_ttl, skill=skill, label=label,
-                    partition=self.agent_profiles.get(agent_id, {}).get(
-                        "partition", self.settings.partition))
+                    partition=partition)
 
     def queue_snapshot(self) -> dict[str, Any]:
         """Waiting calls per skill for the agents' live panel and the wallboard."""
@@ -585,7 +624,7 @@ class Hub:
             ]
         }
 
-    def _send_snapshot(self, conn: Connection, *, force: bool = False) -> None:
+    def _send_snapshot(self, conn: Connection) -> None:
         snapshot = self._last_snapshot or self.queue_snapshot()
         conn.send(p.outbound("queue_snapshot", **snapshot))
 

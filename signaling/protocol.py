@@ -242,7 +242,8 @@ _agent_adapter: TypeAdapter[Any] = TypeAdapter(AgentInbound)
 
 
 def _parse(adapter: TypeAdapter[Any], raw: str | bytes, limit: int) -> Message:
-    if len(raw) > limit:
+    size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+    if size > limit:
         raise ProtocolError("message_too_large", f"message over {limit} bytes")
     try:
         data = json.loads(raw)

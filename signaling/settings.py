@@ -7,13 +7,15 @@ Nothing else in the code base reads the environment.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -71,9 +73,11 @@ class Settings(BaseSettings):
     invite_ttl: float = Field(24 * 3600.0, gt=0, description="Default invite link lifetime.")
 
     # ICE.
-    stun_urls: list[str] = Field(default_factory=list, description="STUN URLs given to clients "
-                                 "(none by default: loopback and LAN need none).")
-    turn_urls: list[str] = Field(default_factory=list, description="TURN URLs (coturn).")
+    stun_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="STUN URLs given to clients (none by default: loopback and LAN need none).")
+    turn_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="TURN URLs (coturn).")
     turn_secret: str | None = Field(None, description="coturn static-auth-secret; enables "
                                     "TURN REST credentials.")
     turn_ttl: int = Field(3600, gt=0, description="Lifetime of minted TURN credentials.")
@@ -83,6 +87,9 @@ class Settings(BaseSettings):
     @field_validator("stun_urls", "turn_urls", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
+        """Environment values are comma-separated (or a JSON list)."""
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -22,6 +22,7 @@ from .routing.model import RoutingError
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT = 15.0
+MAX_AUTH_FAILURES = 3
 MAX_RATE_VIOLATIONS = 100
 
 Parser = Callable[[str | bytes, int], p.Message]
@@ -52,10 +53,14 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
     loop = asyncio.get_running_loop()
     bucket = TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst, loop.time())
     violations = 0
+    auth_failures = 0
+    auth_deadline = loop.time() + AUTH_TIMEOUT
     conn.send(p.outbound("hello", role=role.value, max_message_bytes=settings.max_message_bytes))
     try:
         while not conn.closed:
-            timeout = AUTH_TIMEOUT if role is Role.AGENT and conn.agent_id is None else None
+            timeout = None
+            if role is Role.AGENT and conn.agent_id is None:
+                timeout = max(0.0, auth_deadline - loop.time())
             try:
                 frame = await asyncio.wait_for(ws.receive(), timeout)
             except TimeoutError:
@@ -83,6 +88,10 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
             except (HubError, RoutingError) as exc:
                 conn.send(p.error(exc.code, exc.message,
                                   in_reply_to=getattr(message, "type", None)))
+                if exc.code == "invalid_token":
+                    auth_failures += 1
+                    if auth_failures >= MAX_AUTH_FAILURES:
+                        conn.close(4401, "authentication failed")
             except Exception:
                 log.exception("handling %s failed", getattr(message, "type", "?"))
                 conn.send(p.error("internal_error", "the server could not handle this "

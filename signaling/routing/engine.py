@@ -123,14 +123,22 @@ class Engine:
     def handle(self, event: ev.Event, now: float) -> list[Action]:
         """Apply one event at time ``now``; return what the outside world must do.
 
-        Raises RoutingError (and changes nothing) when the event is illegal now.
+        Due timers fire first, so the event is judged against the state at ``now``. Raises
+        RoutingError when the event is illegal then; the event changes nothing, and the
+        timers' actions travel on the exception.
         """
         handler = self._handlers.get(type(event))
         if handler is None:
             raise RoutingError("unknown_event", f"unknown event {type(event).__name__}")
-        self._validate(event)
         self._out = []
         self._fire_due_timers(now)
+        try:
+            self._validate(event)
+        except RoutingError as exc:
+            self._dispatch(now)
+            self._publish_positions(now)
+            exc.actions, self._out = list(self._out), []
+            raise
         handler(event, now)
         self._dispatch(now)
         self._publish_positions(now)
@@ -253,7 +261,8 @@ class Engine:
             case ev.AgentLogout(agent_id=a) | ev.AgentDetached(agent_id=a) | \
                     ev.AgentSetReady(agent_id=a) | \
                     ev.AgentSetNotReady(agent_id=a) | ev.AgentSetAutoAnswer(agent_id=a):
-                self._agent(a)
+                if self._agent(a).presence is Presence.OFFLINE:
+                    raise RoutingError("not_logged_in", f"agent {a} is logged out")
             case ev.AgentAccept(agent_id=a, call_id=c) | ev.AgentReject(agent_id=a, call_id=c):
                 agent, call = self._agent(a), self._call(c)
                 if (agent.activity is not Activity.RESERVED or agent.call_id != c
@@ -348,6 +357,7 @@ class Engine:
     def _on_reject(self, event: ev.AgentReject, now: float) -> None:
         agent = self.agents[event.agent_id]
         agent.counters.rejected += 1
+        agent.idle_since = now
         self._cancel_offer(agent, now, reason="rejected", block=self.config.reject_delay)
 
     def _on_agent_hangup(self, event: ev.AgentHangup, now: float) -> None:
@@ -467,12 +477,15 @@ class Engine:
         self._out.append(OfferCancelled(agent.id, call.id, reason))
         if requeue:
             self._out.append(CallRequeued(call.id, reason))
+            if now - call.enqueued_at >= self.config.max_wait:
+                self._offer_callback(call, "max_wait")  # its timer fired while ringing
         self._emit_agent_state(agent)
 
     def _time_out_offer(self, call: Call, now: float) -> None:
         agent = self.agents[call.agent_id or ""]
         agent.counters.missed += 1
         agent.missed_in_row += 1
+        agent.idle_since = now  # the next offer goes to someone else if anyone is free
         self._cancel_offer(agent, now, reason="timeout", block=self.config.no_answer_delay)
         if agent.missed_in_row >= self.config.max_no_answer:
             agent.presence = Presence.NOT_READY
@@ -627,9 +640,11 @@ class Engine:
         if timer.kind is TimerKind.GRACE_ENDS:
             return (call.detached_at is not None
                     and call.detached_at + self.config.resume_grace == timer.at)
+        # A ringing call may come back to the queue, so its tier and max-wait timers stay.
         if timer.kind is TimerKind.MAX_WAIT:
-            return call.status is CallStatus.WAITING and not call.callback_offered
-        return call.status is CallStatus.WAITING
+            return call.status in (CallStatus.WAITING, CallStatus.RINGING) and \
+                not call.callback_offered
+        return call.status in (CallStatus.WAITING, CallStatus.RINGING)
 
     def _fire_due_timers(self, now: float) -> None:
         while self._timers and self._timers[0].at <= now:

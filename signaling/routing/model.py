@@ -11,15 +11,18 @@ from enum import StrEnum
 
 
 class RoutingError(Exception):
-    """An event that is illegal in the current state; nothing was changed.
+    """An event that is illegal in the current state; the event changed nothing.
 
-    ``code`` is the wire error code (docs/protocol.md) the transport reports.
+    ``code`` is the wire error code (docs/protocol.md) the transport reports. Timers that
+    were due at ``now`` still fired before the event was judged (time passed either way);
+    their actions are in ``actions`` and must be carried out like any others.
     """
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.actions: list[object] = []
 
 
 class Presence(StrEnum):

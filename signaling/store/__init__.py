@@ -1,6 +1,6 @@
 """Persistence of records (accounts, kiosks, catalog, call records, callbacks, audit).
 
-Never the live queue: that is the routing engine's, behind ``signaling.backends``.
+Never the live queue: that is the routing engine's, driven by ``signaling.hub``.
 """
 
 from __future__ import annotations

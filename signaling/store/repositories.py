@@ -308,6 +308,13 @@ class CallbackRepository:
         async with self._db.session() as session, session.begin():
             return (await session.scalars(statement)).first()
 
+    async def discard(self, callback_id: str) -> None:
+        """Remove a callback that never took effect (its call was answered meanwhile)."""
+        async with self._db.session() as session, session.begin():
+            item = await session.get(Callback, callback_id)
+            if item is not None:
+                await session.delete(item)
+
     async def complete(self, callback_id: str, agent_id: str, now: float) -> bool:
         """Mark a claimed callback done; only its claimer may, else ``False``."""
         statement = (

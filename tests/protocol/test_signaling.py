@@ -249,3 +249,76 @@ async def test_invite_link_calls_that_agent_only(live_server: LiveServer) -> Non
     await guest.error("call_in_progress")
     for client in (other, target, guest):
         await client.close()
+
+
+async def test_rating_and_notes_sent_together_are_both_saved(
+        start_server: StartServer) -> None:
+    server = await start_server(wrap_up_time=0.3)
+    agent1 = await agent(server, "demo-agent-1", auto_answer=True)
+    kiosk, queued = await caller(server, "water")
+    call_id = queued["call_id"]
+    await kiosk.expect("connected")
+    await kiosk.send({"type": "hangup"})
+    await kiosk.expect("ended")
+    await kiosk.send({"type": "rating", "call_id": call_id, "score": 4})
+    await agent1.expect("agent_state", state="wrap_up")
+    await agent1.expect("agent_state", state="ready", timeout=3)  # the wrap-up timer ran out
+    # Notes typed after the timer still land on the call.
+    await agent1.send({"type": "end_wrap_up", "call_id": call_id, "outcome": "resolved",
+                       "notes": "燃气开户资料已齐"})
+    await kiosk.expect("rating_saved")
+    await agent1.expect("wrap_up_saved")
+    record = await server.hub.call_records.get(call_id)
+    assert (record.rating, record.outcome, record.notes) == (4, "resolved", "燃气开户资料已齐")
+    await kiosk.close()
+    await agent1.close()
+
+
+async def test_size_limit_counts_bytes_not_characters(live_server: LiveServer) -> None:
+    kiosk = await JsonClient.open(f"{live_server.ws}/ws/caller")
+    await kiosk.send(json.dumps({"type": "ping", "pad": "水" * 30_000}, ensure_ascii=False))
+    await kiosk.error("message_too_large")  # 30,000 characters, 90,000 bytes
+    await kiosk.close()
+
+
+async def test_repeated_bad_auth_closes_with_4401(live_server: LiveServer) -> None:
+    console = await JsonClient.open(f"{live_server.ws}/ws/agent")
+    for _ in range(3):
+        await console.send({"type": "auth", "token": "forged.token"})
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await console.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_agent_reconnect_mid_call_tells_the_caller(live_server: LiveServer) -> None:
+    agent1 = await agent(live_server, "demo-agent-1", auto_answer=True)
+    kiosk, queued = await caller(live_server, "water")
+    await kiosk.expect("connected")
+    await agent1.close()
+    await kiosk.expect("peer_status", status="reconnecting")
+    back = await JsonClient.open(f"{live_server.ws}/ws/agent")
+    await back.send({"type": "auth", "token": await login(live_server.http, "demo-agent-1")})
+    authenticated = await back.recv()
+    assert authenticated["type"] == "authenticated"  # before anything the login causes
+    assert authenticated["call_id"] == queued["call_id"] and authenticated["state"] == "busy"
+    await back.expect("connected", call_id=queued["call_id"])
+    await kiosk.expect("peer_status", status="connected")
+    await kiosk.close()
+    await back.close()
+
+
+async def test_enterprise_callers_cannot_jump_the_queue(live_server: LiveServer) -> None:
+    company = {"name": "海盐演示企业有限公司", "uscc": "91350100M000100Y43",
+               "contact_name": "张三", "contact_phone": "13800138000"}
+    first, _ = await caller(live_server, "gas")
+    guest = await JsonClient.open(f"{live_server.ws}/ws/caller")
+    await guest.send({"type": "call_request", "skill": "gas", "company": company,
+                      "priority": True})
+    assert (await guest.expect("queued"))["position"] == 2
+    elder = await JsonClient.open(f"{live_server.ws}/ws/caller")
+    await elder.send({"type": "call_request", "skill": "gas", "kiosk_token": "demo-kiosk",
+                      "priority": True})
+    assert (await elder.expect("queued"))["position"] == 1
+    for client in (first, guest, elder):
+        await client.close()
