@@ -63,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("--media", help="media file to send, or 'camera' (default synthetic)")
     answer.add_argument("--timeout", type=float, default=600.0)
     answer.add_argument("--json", action="store_true", help="print JSON lines")
+
+    from .admin import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
     return parser
 
 
@@ -150,7 +154,9 @@ def _answer(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"serve": _serve, "call": _call, "answer": _answer}
+    from .admin import main as admin_main
+
+    commands = {"serve": _serve, "call": _call, "answer": _answer, "admin": admin_main}
     return commands[args.command](args)
 
 

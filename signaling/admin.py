@@ -1,0 +1,83 @@
+"""``cloud-agent admin``: accounts and kiosks, straight against the store.
+
+Why a CLI first: a fresh install without ``--demo`` has only the admin account, and the
+people who set up a service centre need agents and kiosk tokens before any page exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+from typing import Any
+
+from .settings import Settings
+from .store import AccountExists, AccountRepository, Database, KioskRepository
+
+
+def parse_skills(text: str) -> dict[str, int]:
+    """``"water:1,gas:2,tax"`` -> ``{"water": 1, "gas": 2, "tax": 1}`` (level 1 = best)."""
+    skills: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        code, _, level = part.partition(":")
+        value = int(level) if level else 1
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"skill level must be >= 1 in {part!r}")
+        skills[code] = value
+    return skills
+
+
+def add_parser(sub: Any) -> None:
+    admin = sub.add_parser("admin", help="manage agents, supervisors and kiosks")
+    admin.add_argument("--data-dir", help="server data dir (for the SQLite default)")
+    actions = admin.add_subparsers(dest="action", required=True)
+    agent = actions.add_parser("add-agent", help="create an agent or supervisor")
+    agent.add_argument("username")
+    agent.add_argument("--skills", type=parse_skills, default={},
+                       help="comma-separated skill[:level], e.g. water:1,gas:2")
+    agent.add_argument("--display-name")
+    agent.add_argument("--partition", default="default", help="district")
+    agent.add_argument("--role", choices=("agent", "supervisor"), default="agent")
+    agent.add_argument("--password", help="default: generated and printed once")
+    kiosk = actions.add_parser("add-kiosk", help="provision a kiosk; prints its URL token")
+    kiosk.add_argument("--name", required=True)
+    kiosk.add_argument("--town", required=True, help="shown to agents, e.g. 海盐县武原街道")
+    kiosk.add_argument("--partition", default="default")
+    actions.add_parser("list-agents", help="list accounts")
+
+
+async def run_admin(args: argparse.Namespace) -> int:
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    settings = Settings(**overrides)
+    db = Database(settings.resolved_database_url())
+    try:
+        await db.create_all()
+        if args.action == "add-agent":
+            password = args.password or secrets.token_urlsafe(10)
+            try:
+                await AccountRepository(db).create(
+                    args.username, password, role=args.role, display_name=args.display_name,
+                    partition=args.partition, skills=args.skills, account_id=args.username)
+            except AccountExists:
+                print(f"an account named {args.username!r} already exists")
+                return 1
+            print(f"created {args.role} {args.username} with skills {args.skills}")
+            if not args.password:
+                print(f"password (shown once): {password}")
+        elif args.action == "add-kiosk":
+            token = secrets.token_urlsafe(24)
+            kiosk = await KioskRepository(db).create(token, name=args.name, town=args.town,
+                                                     partition=args.partition)
+            print(f"kiosk {kiosk.id} ({args.name}, {args.town}) provisioned.")
+            print(f"open once on the kiosk: /kiosk?token={token}")
+        else:
+            for account in await AccountRepository(db).list():
+                print(f"{account.username:<24} {account.role:<11} {account.partition:<12} "
+                      f"{account.skills}")
+        return 0
+    finally:
+        await db.dispose()
+
+
+def main(args: argparse.Namespace) -> int:
+    return asyncio.run(run_admin(args))
