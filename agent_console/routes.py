@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+from starlette.types import Scope
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -29,6 +31,19 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+
+
+class RevalidatedStaticFiles(StaticFiles):
+    """Static modules that the browser revalidates (ETag) on every load.
+
+    ES modules import each other by plain URLs, so after an upgrade a heuristically cached
+    old module could run against a new one; a 304 costs almost nothing on a LAN.
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def console_config(request: Request) -> dict[str, Any]:
@@ -51,5 +66,5 @@ def mount(app: FastAPI) -> None:
         response.headers.update(PAGE_HEADERS)
         return response
 
-    app.mount("/static/console", StaticFiles(directory=str(HERE / "static")),
+    app.mount("/static/console", RevalidatedStaticFiles(directory=str(HERE / "static")),
               name="console-static")

@@ -138,12 +138,19 @@ def build_router() -> APIRouter:
 
     @router.get("/api/callbacks")
     async def callbacks(account: AccountDep, hub: HubDep) -> dict[str, Any]:
-        items = await hub.callbacks.list_pending(account.partition)
-        return {"callbacks": [
-            {"id": c.id, "skill": c.skill, "phone": c.phone, "caller_label": c.caller_label,
-             "created_at": c.created_at, "status": c.status}
-            for c in items if c.skill in account.skills or account.role != "agent"
-        ]}
+        """Pending callbacks the agent may take (phone masked until claimed), and the
+        ones it has claimed and not completed (phone shown)."""
+        pending = await hub.callbacks.list_pending(account.partition)
+        mine = await hub.callbacks.list_claimed_by(account.id)
+
+        def item(c: Any, masked: bool) -> dict[str, Any]:
+            phone = c.phone[:3] + "****" + c.phone[-4:] if masked else c.phone
+            return {"id": c.id, "skill": c.skill, "phone": phone,
+                    "caller_label": c.caller_label, "created_at": c.created_at,
+                    "status": c.status}
+        return {"callbacks": [item(c, True) for c in pending
+                              if c.skill in account.skills or account.role != "agent"]
+                + [item(c, False) for c in mine]}
 
     @router.post("/api/callbacks/{callback_id}/claim")
     async def claim_callback(callback_id: str, account: AccountDep,

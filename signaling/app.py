@@ -14,6 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from agent_console.routes import mount as mount_console
+from kiosk_client.routes import mount as mount_kiosk
+
 from .api import ApiError, build_router
 from .connection import Role
 from .demo import ensure_admin, seed_demo
@@ -97,12 +100,6 @@ def create_app(settings: Settings) -> FastAPI:
     async def agent_socket(ws: WebSocket) -> None:
         await serve_socket(ws, app.state.hub, Role.AGENT)
 
-    try:
-        from agent_console.routes import mount as mount_console
-        from kiosk_client.routes import mount as mount_kiosk
-    except ImportError:  # pages not built yet in this checkout
-        pass
-    else:
-        mount_console(app)
-        mount_kiosk(app)
+    mount_console(app)
+    mount_kiosk(app)
     return app

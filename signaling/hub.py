@@ -45,6 +45,7 @@ from .tokens import TokenError, sign, verify
 log = logging.getLogger(__name__)
 
 AGENT_RECONNECT_GRACE = 10.0
+RATING_WINDOW = 15 * 60.0
 
 
 def routing_config(settings: Settings) -> RoutingConfig:
@@ -251,9 +252,30 @@ class Hub:
             "callback_offer", call_id=action.call_id, reason=action.reason))
 
     def _do_AgentStateChanged(self, action: act.AgentStateChanged, now: float) -> None:  # noqa: N802
-        self._to_agent(action.agent_id, p.outbound(
-            "agent_state", state=action.state.value, reason=action.reason,
-            auto_answer=action.auto_answer))
+        fields = self._agent_state_fields(action.agent_id, now)
+        # The action's state, not the engine's latest: one event may pass through several.
+        fields.update(state=action.state.value, reason=action.reason,
+                      auto_answer=action.auto_answer)
+        if action.state.value != "wrap_up":
+            fields.pop("wrap_up_ms", None)
+            fields.pop("call_id", None)
+        self._to_agent(action.agent_id, p.outbound("agent_state", **fields))
+
+    def _agent_state_fields(self, agent_id: str, now: float) -> dict[str, Any]:
+        """The agent's state as consoles show it: the system state, what the agent chose
+        (presence, which may differ mid-call), and wrap-up time left (None = no limit)."""
+        agent = self.engine.agents[agent_id]
+        fields: dict[str, Any] = {
+            "state": agent.state.value,
+            "reason": agent.not_ready_reason if agent.state.value == "not_ready" else None,
+            "presence": agent.presence.value, "presence_reason": agent.not_ready_reason,
+            "auto_answer": agent.auto_answer,
+        }
+        if agent.activity is Activity.WRAP_UP:
+            fields["call_id"] = self.wrapping.get(agent_id)
+            fields["wrap_up_ms"] = (None if agent.wrap_up_until is None
+                                    else int(max(0.0, agent.wrap_up_until - now) * 1000))
+        return fields
 
     def _do_CallConnected(self, action: act.CallConnected, now: float) -> None:  # noqa: N802
         info = self.callers[action.call_id]
@@ -281,6 +303,7 @@ class Hub:
         return p.outbound(
             "connected", call_id=session.call_id, role="answerer", polite=True,
             ice_servers=session.ice_servers["agent"],
+            answered_at=round(self.wall(session.started_at), 3),
             peer={"origin": info.origin.value, "label": info.label, "skill": info.skill,
                   "company": info.company, "language": info.language})
 
@@ -292,12 +315,17 @@ class Hub:
         if info is not None:
             self.resume_tokens.pop(info.resume_token, None)
             if info.connection is not None:
-                info.connection.send(message)
+                rating_token = sign(self.secret, "rating", action.call_id, time.time(),
+                                    RATING_WINDOW)
+                info.connection.send({**message, "rating_token": rating_token})
                 info.connection.call_id = None
                 info.connection.last_call_id = action.call_id
         if action.agent_id is not None:
             self.wrapping[action.agent_id] = action.call_id
-            self._to_agent(action.agent_id, message)
+            until = self.engine.agents[action.agent_id].wrap_up_until
+            self._to_agent(action.agent_id, {
+                **message,
+                "wrap_up_ms": None if until is None else int(max(0.0, until - now) * 1000)})
         if info is not None:
             task = self._background_task(self.call_records.record(
                 id=action.call_id, skill=info.skill, origin=info.origin.value,
@@ -420,7 +448,8 @@ class Hub:
         if session is not None:
             conn.send(self._connected_for_caller(session))
             self._to_agent(session.agent_id, p.outbound(
-                "peer_status", call_id=call.id, status="connected"))
+                "peer_status", call_id=call.id, status="connected",
+                restart=message.restart_media))
 
     def caller_disconnected(self, conn: Connection) -> None:
         """The socket closed: keep the call for the resume grace."""
@@ -450,17 +479,21 @@ class Hub:
         callback = await self.callbacks.create(
             call_id=info.call_id, skill=info.skill, partition=info.partition,
             phone=message.phone, caller_label=info.label, now=time.time())
-        try:
-            self.apply(ev.CallbackAccepted(info.call_id))
-        except RoutingError:  # answered while the row was being written
-            await self.callbacks.discard(callback.id)
-            raise
+        if self.call_status(info.call_id) not in (CallStatus.WAITING, CallStatus.RINGING):
+            await self.callbacks.discard(callback.id)  # answered while the row was written
+            raise HubError("no_call", "the call was answered meanwhile")
         conn.send(p.outbound("callback_registered", call_id=info.call_id,
                              callback_id=callback.id))
+        self.apply(ev.CallbackAccepted(info.call_id))
 
     async def _rating(self, conn: Connection, message: p.Rating) -> None:
         if message.call_id != conn.last_call_id:
-            raise HubError("forbidden", "you can only rate your own last call")
+            try:
+                claims = verify(self.secret, "rating", message.rating_token or "", time.time())
+            except TokenError:
+                claims = {}
+            if claims.get("sub") != message.call_id:
+                raise HubError("forbidden", "you can only rate your own last call")
         await self._call_recorded(message.call_id)
         if not await self.call_records.set_rating(message.call_id, message.score):
             raise HubError("not_saved", "the call record was not found; rating not saved")
@@ -514,6 +547,11 @@ class Hub:
                 await self._relay(conn, message)
             case p.Ping():
                 conn.send(p.outbound("pong"))
+            case p.Logout():
+                self.agents.pop(agent_id, None)
+                conn.agent_id = None
+                self.apply(ev.AgentLogout(agent_id))
+                conn.close(1000, "logged out")
 
     async def _auth(self, conn: Connection, message: p.Auth) -> None:
         try:
@@ -547,8 +585,9 @@ class Hub:
         current = agent.call_id if agent.call_id in self.sessions else None
         # 'authenticated' first, then whatever the login caused (state, maybe an offer).
         conn.send(p.outbound(
-            "authenticated", agent=self.agent_profiles[account.id], state=agent.state.value,
-            reason=agent.not_ready_reason, auto_answer=agent.auto_answer, call_id=current))
+            "authenticated", agent=self.agent_profiles[account.id],
+            **{**self._agent_state_fields(account.id, now), "call_id": current
+               or self._agent_state_fields(account.id, now).get("call_id")}))
         self._deliver(actions, now)
         self._arm_timer()
         if current is not None:
@@ -625,8 +664,7 @@ class Hub:
         }
 
     def _send_snapshot(self, conn: Connection) -> None:
-        snapshot = self._last_snapshot or self.queue_snapshot()
-        conn.send(p.outbound("queue_snapshot", **snapshot))
+        conn.send(p.outbound("queue_snapshot", **self.queue_snapshot()))
 
     async def _snapshot_loop(self) -> None:
         """Push queue snapshots to agents once a second when they change; self-check."""

@@ -119,6 +119,8 @@ class Resume(Message):
 
     type: Literal["resume"]
     resume_token: str = Field(min_length=16, max_length=200)
+    #: the page lost its peer connection (reload): the agent must start a fresh one
+    restart_media: bool = False
 
 
 class CallerHangup(Message):
@@ -147,6 +149,8 @@ class Rating(Message):
     type: Literal["rating"]
     call_id: CallId
     score: int = Field(ge=1, le=5)
+    #: from ``ended``; lets a caller whose socket blipped after the call still rate it
+    rating_token: str | None = Field(default=None, max_length=500)
 
 
 class Sdp(Message):
@@ -231,9 +235,15 @@ class EndWrapUp(Message):
     notes: str | None = Field(default=None, max_length=4000)
 
 
+class Logout(Message):
+    """Sign out now: offline at once (a dropped socket waits for a reconnect grace)."""
+
+    type: Literal["logout"]
+
+
 AgentInbound = Annotated[
     Auth | SetStatus | SetAutoAnswer | Accept | Reject | AgentHangup | EndWrapUp | Sdp | Ice
-    | Ping,
+    | Ping | Logout,
     Field(discriminator="type"),
 ]
 

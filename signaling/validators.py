@@ -1,6 +1,6 @@
 """Domain validators for Chinese identifiers, shared by the server and the page scripts.
 
-The same algorithms are mirrored in kiosk_client/static/validators.js; the server's
+The same algorithms are mirrored in kiosk_client/static/common/validators.js; the server's
 verdict is the one that counts.
 """
 

@@ -69,9 +69,9 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
         return LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app, server)
 
     yield start
-    for server, task in running:
+    for server, _ in running:
         server.should_exit = True
-    for server, task in running:
+    for _, task in running:
         await asyncio.wait_for(task, 15)
 
 

@@ -14,6 +14,7 @@ function entries(table) {
 export const STRINGS = entries({
   "app.title": ["云坐席工作台", "Agent workspace"],
   "app.subtitle": ["一窗通办 · 视频服务中心", "Video service centre"],
+  "skip.workspace": ["跳到工作区", "Skip to the work area"],
   "lang.switch": ["English", "中文"],
   "lang.switch.label": ["切换到英文", "Switch to Chinese"],
 
@@ -80,6 +81,7 @@ export const STRINGS = entries({
   "idle.stats.calls": ["今日接听", "Calls today"],
   "idle.stats.talk": ["平均通话", "Average talk"],
   "idle.stats.rating": ["平均评分", "Average rating"],
+  "idle.hint": ["按 Alt+K 查看全部快捷键", "Press Alt+K for all keyboard shortcuts"],
   "idle.audio_locked": ["点击页面任意位置以启用来电铃声", "Click anywhere on the page to enable the ring sound"],
 
   "incoming.title": ["新来电", "Incoming call"],
@@ -106,7 +108,6 @@ export const STRINGS = entries({
   "call.camera_off": ["关闭摄像头", "Camera off"],
   "call.camera_on": ["开启摄像头", "Camera on"],
   "call.hangup": ["挂断", "Hang up"],
-  "call.hangup.confirm": ["再按一次挂断", "Press again to hang up"],
   "call.duration": ["通话时长", "Duration"],
   "call.caller": ["来电者信息", "Caller"],
   "call.language": ["语言", "Language"],
@@ -129,8 +130,8 @@ export const STRINGS = entries({
   "wrapup.notes": ["处理记录", "Notes"],
   "wrapup.notes.placeholder": ["来电诉求、办理情况、需跟进事项…", "What the caller needed, what was done, what follows…"],
   "wrapup.done": ["完成并继续", "Done"],
-  "wrapup.remaining": ["剩余 {time}，到时自动结束", "{time} left, then it ends by itself"],
-  "wrapup.unlimited": ["不限时，完成后点击“完成并继续”", "No time limit; press Done when finished"],
+  "wrapup.remaining": ["剩余时间 · 到时自动结束", "left · then it ends by itself"],
+  "wrapup.unlimited": ["不限时 · 完成后点击“完成并继续”", "no time limit · press Done when finished"],
   "wrapup.saved": ["话后记录已保存", "Wrap-up saved"],
   "wrapup.expired": ["话后处理时间已到，未提交的记录未保存", "Wrap-up time ran out; unsent notes were not saved"],
   "wrapup.hint": ["Ctrl+Enter 提交", "Ctrl+Enter to submit"],
@@ -199,7 +200,7 @@ export const STRINGS = entries({
   "help.close": ["关闭", "Close"],
   "help.accept": ["接听来电", "Accept the call"],
   "help.reject": ["拒接来电", "Reject the call"],
-  "help.hangup": ["挂断（按两次确认）", "Hang up (press twice)"],
+  "help.hangup": ["挂断通话", "Hang up"],
   "help.mute": ["静音 / 取消静音", "Mute / unmute"],
   "help.camera": ["关闭 / 开启摄像头", "Camera off / on"],
   "help.ready": ["切换为就绪", "Go ready"],

@@ -294,6 +294,17 @@ class CallbackRepository:
         async with self._db.session() as session:
             return list(await session.scalars(query))
 
+    async def list_claimed_by(self, agent_id: str) -> list[Callback]:
+        """Callbacks an agent has claimed and not yet completed, oldest first."""
+        query = (
+            select(Callback)
+            .where(Callback.claimed_by == agent_id,
+                   Callback.status == CallbackStatus.CLAIMED.value)
+            .order_by(Callback.created_at, Callback.id)
+        )
+        async with self._db.session() as session:
+            return list(await session.scalars(query))
+
     async def claim(self, callback_id: str, agent_id: str, now: float) -> Callback | None:
         """Take a pending callback; ``None`` if someone else already has it (or it is unknown).
 

@@ -28,10 +28,12 @@ export class MediaSession extends EventTarget {
     for (const track of this.localStream ? this.localStream.getTracks() : []) {
       this.pc.addTrack(track, this.localStream);
     }
-    if (!this.localStream || this.localStream.getVideoTracks().length === 0) {
+    // Only the offerer adds receive-only slots for media it lacks; an answerer's own
+    // transceivers would not be matched to the offer's and would force a renegotiation.
+    if (this.role === "offerer" && (!this.localStream || this.localStream.getVideoTracks().length === 0)) {
       this.pc.addTransceiver("video", { direction: "recvonly" });
     }
-    if (!this.localStream || this.localStream.getAudioTracks().length === 0) {
+    if (this.role === "offerer" && (!this.localStream || this.localStream.getAudioTracks().length === 0)) {
       this.pc.addTransceiver("audio", { direction: "recvonly" });
     }
     this.pc.ontrack = (event) => {

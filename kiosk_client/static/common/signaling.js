@@ -42,6 +42,10 @@ export class SignalingClient extends EventTarget {
   }
 
   connect() {
+    if (!this._onlineHooked) {
+      this._onlineHooked = true;
+      window.addEventListener("online", () => this.reconnectNow());
+    }
     this.wanted = true;
     this._open();
   }
@@ -117,6 +121,14 @@ export class SignalingClient extends EventTarget {
     if (!this.isOpen) return false;
     this.ws.send(JSON.stringify(message));
     return true;
+  }
+
+  /** Retry at once (e.g. the browser reports it is back online) instead of after backoff. */
+  reconnectNow() {
+    if (this.wanted && !this.ws) {
+      this.attempt = 0;
+      this._open();
+    }
   }
 
   /** Drop the socket without ending anything server-side (for tests and network blips). */

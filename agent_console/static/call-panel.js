@@ -1,0 +1,332 @@
+// The call in progress: remote video, local preview, mute / camera / hang-up, call timer,
+// the caller card, "caller reconnecting…" and a small video-quality light.
+//
+// The agent is the answerer (the server says so in `connected`): the caller sends the SDP
+// offer, which may arrive before the camera has opened; those early sdp/ice messages are
+// held and replayed to the MediaSession once it exists. A second `connected` for the same
+// call (after the console's own socket reconnected) keeps the running session.
+
+import { MediaSession, openLocalMedia } from "/static/common/call.js";
+import { byTestId, h } from "./dom.js";
+import { describeCaller } from "./caller.js";
+import { clock } from "./format.js";
+import { icon } from "./icons.js";
+
+const MEDIA_TIMEOUT_MS = 8000;
+
+export class CallPanel extends EventTarget {
+  /**
+   * @param {HTMLElement} root  the data-testid="call-panel" section
+   * @param {{i18n: any, catalog: any, toasts: any, onHangup: (callId: string) => void}} deps
+   */
+  constructor(root, { i18n, catalog, toasts, onHangup }) {
+    super();
+    this.root = root;
+    this.i18n = i18n;
+    this.catalog = catalog;
+    this.toasts = toasts;
+    this.onHangup = onHangup;
+    this.signaling = null;
+    this.call = null; // {callId, peer, startedAt, offer}
+    this.session = null;
+    this.localStream = null;
+    this.mediaPromise = null;
+    this.microphoneOn = true;
+    this.cameraOn = true;
+    this.remoteVideo = byTestId("remote-video", root);
+    this.localVideo = byTestId("local-video", root);
+    this.muteButton = byTestId("mute-button", root);
+    this.cameraButton = byTestId("camera-button", root);
+    this.hangupButton = byTestId("hangup-button", root);
+    this.timerEl = byTestId("call-timer", root);
+    this.overlay = root.querySelector('[data-role="call-overlay"]');
+    this.peerReconnecting = byTestId("peer-reconnecting", root);
+    this.unmuteRemote = byTestId("unmute-remote", root);
+    this.quality = byTestId("call-quality", root);
+    this.buffered = [];
+    this._buffer = (event) => {
+      if (this.call && event.detail.call_id === this.call.callId) this.buffered.push(event);
+    };
+    this.muteButton.addEventListener("click", () => this.toggleMicrophone());
+    this.cameraButton.addEventListener("click", () => this.toggleCamera());
+    this.hangupButton.addEventListener("click", () => this.hangup());
+    this.unmuteRemote.addEventListener("click", () => {
+      this.remoteVideo.muted = false;
+      this.remoteVideo.play().catch(() => {});
+      this.unmuteRemote.hidden = true;
+    });
+    for (const type of ["loadeddata", "playing", "resize"]) {
+      this.remoteVideo.addEventListener(type, () => this._remoteVideoChanged());
+    }
+    window.__callStats = () => (this.session ? this.session.inboundVideoStats() : Promise.resolve({ framesDecoded: 0 }));
+    this._renderControls();
+  }
+
+  get callId() {
+    return this.call ? this.call.callId : null;
+  }
+
+  get active() {
+    return this.call !== null;
+  }
+
+  /** Open camera and microphone early (when the phone rings) so answering is instant. */
+  prepareMedia() {
+    if (!this.mediaPromise) {
+      let timedOut = false;
+      const media = openLocalMedia({
+        video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+        audio: { echoCancellation: true, noiseSuppression: true },
+      });
+      media.then((late) => {
+        if (timedOut && late.stream) for (const track of late.stream.getTracks()) track.stop();
+      });
+      const timeout = new Promise((resolve) => setTimeout(() => {
+        timedOut = true;
+        resolve({ stream: null, problem: "timeout" });
+      }, MEDIA_TIMEOUT_MS));
+      const promise = Promise.race([media, timeout]).then((result) => {
+        if (this.mediaPromise !== promise) {
+          // Released (or replaced) while the camera was opening: give it back at once.
+          if (result.stream) for (const track of result.stream.getTracks()) track.stop();
+          return { stream: null, problem: "released" };
+        }
+        this.localStream = result.stream;
+        return result;
+      });
+      this.mediaPromise = promise;
+    }
+    return this.mediaPromise;
+  }
+
+  /** Stop the camera if no call is using it (the offer was cancelled or rejected). */
+  releaseMedia() {
+    if (this.call) return;
+    this._stopLocal();
+  }
+
+  /**
+   * Start (or keep) the session for a `connected` message.
+   * @param {import("/static/common/signaling.js").SignalingClient} signaling
+   * @param {object} message  the server's `connected`
+   * @param {object|null} offer  the `offer` it answers, for the caller card
+   */
+  async start(signaling, message, offer) {
+    if (this.call && this.call.callId === message.call_id && this.session && !this.session.closed) {
+      this.call.peer = { ...this.call.peer, ...message.peer };
+      this.renderCard();
+      return; // our own reconnect: the media never stopped
+    }
+    if (this.call) this.end();
+    this.signaling = signaling;
+    this.lastStart = { signaling, message, offer };
+    const startedAt = message.answered_at ? message.answered_at * 1000 : Date.now();
+    this.call = { callId: message.call_id, peer: { ...(offer || {}), ...(message.peer || {}) }, startedAt, offer };
+    this.buffered = [];
+    signaling.addEventListener("msg:sdp", this._buffer);
+    signaling.addEventListener("msg:ice", this._buffer);
+    this.microphoneOn = true;
+    this.cameraOn = true;
+    this.root.hidden = false;
+    this.root.dataset.callId = message.call_id;
+    this._setOverlay("call.connecting");
+    this.peerReconnecting.hidden = true;
+    this.unmuteRemote.hidden = true;
+    this.renderCard();
+    this._renderControls();
+    this._tickTimer();
+    this.timer = setInterval(() => this._tickTimer(), 1000);
+    this.qualityTimer = setInterval(() => this._pollQuality(), 2000);
+
+    const callId = message.call_id;
+    const { stream, problem } = await this.prepareMedia();
+    if (!this.call || this.call.callId !== callId) return; // ended while the camera opened
+    if (!stream) this.toasts.error(this.i18n.t("call.no_camera") + (problem ? ` (${problem})` : ""));
+    this.localVideo.srcObject = stream;
+    this.root.classList.toggle("no-local", !stream);
+    this.session = new MediaSession(signaling, {
+      callId,
+      role: message.role || "answerer",
+      polite: message.polite ?? true,
+      iceServers: message.ice_servers || [],
+      localStream: stream,
+    });
+    this.session.addEventListener("remotetrack", () => this._attachRemote());
+    this.session.addEventListener("connectionstate", (event) => this._mediaState(event.detail));
+    this.session.addEventListener("error", (event) => console.warn("media session:", event.detail));
+    signaling.removeEventListener("msg:sdp", this._buffer);
+    signaling.removeEventListener("msg:ice", this._buffer);
+    for (const event of this.buffered.splice(0)) {
+      signaling.dispatchEvent(new CustomEvent(event.type, { detail: event.detail }));
+    }
+    await this.session.start();
+  }
+
+  /** The call is over: close media, hide, and return what wrap-up needs to show. */
+  end() {
+    if (!this.call) return null;
+    const call = this.call;
+    const summary = { callId: call.callId, peer: call.peer, duration: (Date.now() - call.startedAt) / 1000 };
+    if (this.signaling) {
+      this.signaling.removeEventListener("msg:sdp", this._buffer);
+      this.signaling.removeEventListener("msg:ice", this._buffer);
+    }
+    clearInterval(this.timer);
+    clearInterval(this.qualityTimer);
+    if (this.session) this.session.close();
+    this.session = null;
+    this.call = null;
+    this.remoteVideo.srcObject = null;
+    this.localVideo.srcObject = null;
+    this._stopLocal();
+    this.root.hidden = true;
+    delete this.root.dataset.callId;
+    return summary;
+  }
+
+  hangup() {
+    if (!this.call || this.hangingUp) return;
+    this.hangingUp = true;
+    setTimeout(() => { this.hangingUp = false; }, 1500);
+    this.onHangup(this.call.callId);
+  }
+
+  /** peer_status from the server: the caller's socket dropped or came back. */
+  peerStatus(status, restart = false) {
+    if (!this.call) return;
+    if (status === "connected" && restart && this.lastStart && this.session) {
+      // The caller's page was reloaded: its old peer connection is gone, a new offer follows.
+      const { signaling, message, offer } = this.lastStart;
+      this.end();
+      this.start(signaling, message, offer);
+      return;
+    }
+    this.peerReconnecting.hidden = status !== "reconnecting";
+    this.root.classList.toggle("peer-away", status === "reconnecting");
+  }
+
+  toggleMicrophone() {
+    if (!this.call) return;
+    this.microphoneOn = !this.microphoneOn;
+    if (this.session) this.session.setMicrophone(this.microphoneOn);
+    this._renderControls();
+  }
+
+  toggleCamera() {
+    if (!this.call) return;
+    this.cameraOn = !this.cameraOn;
+    if (this.session) this.session.setCamera(this.cameraOn);
+    this._renderControls();
+  }
+
+  render() {
+    this.renderCard();
+    this._renderControls();
+    if (this.overlayKey) this._setOverlay(this.overlayKey);
+    this._renderQuality();
+  }
+
+  renderCard() {
+    if (!this.call) return;
+    const peer = this.call.peer;
+    const who = describeCaller(this.i18n, peer);
+    const card = byTestId("caller-card", this.root);
+    card.querySelector('[data-role="caller-matter"]').textContent = this.catalog.name(peer.skill);
+    card.querySelector('[data-role="caller-origin"]').replaceChildren(
+      icon(peer.origin === "kiosk" ? "kiosk" : peer.origin === "enterprise" ? "building" : "link", { size: 16 }), who.origin);
+    card.querySelector('[data-role="caller-label"]').textContent = who.label;
+    const extra = [...who.extra];
+    if (peer.language && peer.language !== "zh-CN") extra.push(`${this.i18n.t("call.language")} ${this.i18n.t(`language.${peer.language}`)}`);
+    card.querySelector('[data-role="caller-extra"]').replaceChildren(...extra.map((line) => h("span", {}, line)));
+  }
+
+  _renderControls() {
+    const t = (key) => this.i18n.t(key);
+    const set = (button, on, iconOn, iconOff, labelOn, labelOff) => {
+      button.setAttribute("aria-pressed", String(!on));
+      button.classList.toggle("off", !on);
+      button.querySelector('[data-role="icon"]').replaceChildren(icon(on ? iconOn : iconOff));
+      button.querySelector('[data-role="label"]').textContent = t(on ? labelOn : labelOff);
+    };
+    set(this.muteButton, this.microphoneOn, "mic", "mic-off", "call.mute", "call.unmute");
+    set(this.cameraButton, this.cameraOn, "video", "video-off", "call.camera_off", "call.camera_on");
+    this.root.classList.toggle("camera-off", !this.cameraOn);
+    this.root.querySelector('[data-role="local-caption"]').textContent = t(this.cameraOn ? "call.you" : "call.camera_disabled");
+  }
+
+  _attachRemote() {
+    // All tracks of one offer arrive together; attach once they are in the stream.
+    setTimeout(() => {
+      if (!this.session) return;
+      const stream = this.session.remoteStream;
+      if (this.remoteVideo.srcObject !== stream) this.remoteVideo.srcObject = stream;
+      this._play();
+    }, 0);
+  }
+
+  _play() {
+    this.remoteVideo.play().catch((error) => {
+      if (error.name !== "NotAllowedError") return;
+      this.remoteVideo.muted = true; // autoplay policy: show video now, sound on a click
+      this.remoteVideo.play().catch(() => {});
+      this.unmuteRemote.hidden = false;
+    });
+  }
+
+  _remoteVideoChanged() {
+    if (this.remoteVideo.videoWidth > 0 && this.overlayKey === "call.connecting") this._setOverlay(null);
+  }
+
+  _mediaState(state) {
+    if (state === "connected") {
+      if (this.overlayKey === "call.media_lost") this._setOverlay(this.remoteVideo.videoWidth > 0 ? null : "call.connecting");
+    } else if (state === "disconnected" || state === "failed") {
+      this._setOverlay("call.media_lost");
+    }
+  }
+
+  _setOverlay(key) {
+    this.overlayKey = key;
+    this.overlay.hidden = !key;
+    this.overlay.querySelector('[data-role="overlay-text"]').textContent = key ? this.i18n.t(key) : "";
+  }
+
+  _tickTimer() {
+    if (!this.call) return;
+    this.timerEl.textContent = clock((Date.now() - this.call.startedAt) / 1000);
+  }
+
+  async _pollQuality() {
+    if (!this.session) return;
+    try {
+      const stats = await this.session.inboundVideoStats();
+      const previous = this.lastStats;
+      this.lastStats = { ...stats, at: performance.now() };
+      let level = "none";
+      if (stats.framesDecoded > 0) {
+        let fps = stats.framesPerSecond;
+        if (!fps && previous) fps = ((stats.framesDecoded - previous.framesDecoded) * 1000) / (this.lastStats.at - previous.at);
+        const lost = previous ? stats.packetsLost - previous.packetsLost : 0;
+        level = fps >= 12 && lost < 5 ? "good" : fps >= 6 && lost < 30 ? "fair" : "poor";
+        this.qualityFps = Math.round(fps || 0);
+      }
+      this.qualityLevel = level;
+      this._renderQuality();
+    } catch {
+      /* the session closed under us */
+    }
+  }
+
+  _renderQuality() {
+    const level = this.qualityLevel || "none";
+    this.quality.dataset.level = level;
+    const text = `${this.i18n.t("call.quality")} ${this.i18n.t(`call.quality.${level}`)}${level !== "none" && this.qualityFps ? ` · ${this.qualityFps} fps` : ""}`;
+    this.quality.querySelector('[data-role="quality-text"]').textContent = text;
+  }
+
+  _stopLocal() {
+    this.mediaPromise = null;
+    if (this.localStream) for (const track of this.localStream.getTracks()) track.stop();
+    this.localStream = null;
+  }
+}

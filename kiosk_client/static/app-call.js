@@ -1,0 +1,254 @@
+// The enterprise call page: company form (or an agent's invite link), device check,
+// matter, call; then the same call screens as the kiosk.
+
+import { I18n } from "/static/common/i18n.js";
+import { STRINGS } from "./caller/strings.js";
+import { renderIcons } from "./caller/icons.js";
+import { Screens } from "./caller/screens.js";
+import { Chime } from "./caller/chime.js";
+import { CallerCall } from "./caller/caller-call.js";
+import { QueuePanel } from "./caller/queue-panel.js";
+import { CallbackOffer } from "./caller/callback-offer.js";
+import { InCallPanel } from "./caller/in-call-panel.js";
+import { RatingPanel } from "./caller/rating-panel.js";
+import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
+import { maskPhone, skillName } from "./caller/format.js";
+import { CompanyForm } from "./enterprise/company-form.js";
+import { DeviceCheck } from "./enterprise/device-check.js";
+import { readInvite } from "./enterprise/invite.js";
+
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+const screenEl = (name) => document.querySelector(`[data-screen="${name}"]`);
+
+const i18n = new I18n(STRINGS);
+const screens = new Screens(document);
+const chime = new Chime();
+const form = new CompanyForm(document.querySelector("[data-company-form]"), i18n);
+const devices = new DeviceCheck(document.querySelector("[data-device-check]"), i18n);
+const picker = new MatterPicker(document.querySelector("[data-matters]"), i18n, { mode: "select" });
+const queue = new QueuePanel(screenEl("queue"), i18n);
+const callbackOffer = new CallbackOffer(screenEl("callback"), i18n);
+const inCall = new InCallPanel(screenEl("in-call"), i18n);
+const rating = new RatingPanel(screenEl("rating"));
+const summary = byTestId("form-error");
+
+const inviteToken = new URLSearchParams(location.search).get("invite");
+let invite = null;
+let skills = [];
+let call = null;
+let callbackPhone = "";
+
+renderIcons();
+i18n.apply();
+window.__callStats = () => (call ? call.stats() : Promise.resolve({ framesDecoded: 0 }));
+
+byTestId("language-switch").addEventListener("click", () => {
+  i18n.set(i18n.language === "en" ? "zh-CN" : "en");
+  byTestId("language-switch").setAttribute("lang", i18n.language === "en" ? "zh-CN" : "en");
+});
+
+// ------------------------------------------------------------------ preparing
+
+function renderInvite() {
+  if (!invite) return;
+  byTestId("invite-agent").textContent = invite.agent.display_name;
+  const skill = skills.find((s) => s.code === invite.skill) || { code: invite.skill };
+  byTestId("invite-matter").textContent = i18n.t("invite_matter", { matter: skillName(i18n, skill) });
+}
+i18n.addEventListener("change", renderInvite);
+
+async function prepare() {
+  const skillsLoaded = loadSkills().then((list) => {
+    skills = list;
+    picker.render(list);
+  }, () => {
+    byTestId("matters-status").hidden = false;
+  });
+  if (inviteToken) {
+    document.body.dataset.mode = "invite-loading";
+    const result = await readInvite(inviteToken);
+    if (result.invite) {
+      invite = result.invite;
+      document.body.dataset.mode = "invite";
+      await skillsLoaded;
+      renderInvite();
+    } else {
+      document.body.dataset.mode = "form";
+      const error = byTestId("invite-error");
+      error.dataset.i18n = i18n.has(`error.${result.error}`) ? `error.${result.error}` : "error.invalid_invite";
+      error.textContent = i18n.t(error.dataset.i18n);
+      error.hidden = false;
+    }
+  } else {
+    document.body.dataset.mode = "form";
+  }
+}
+
+picker.addEventListener("pick", () => {
+  byTestId("matter-error").hidden = true;
+});
+
+function showSummary(key) {
+  summary.dataset.i18n = key;
+  summary.textContent = i18n.t(key);
+  summary.hidden = false;
+}
+
+byTestId("call-button").addEventListener("click", () => {
+  summary.hidden = true;
+  let request;
+  if (invite) {
+    request = { skill: invite.skill, invite: inviteToken, language: i18n.language };
+  } else {
+    const company = form.validate();
+    const matter = picker.selected;
+    byTestId("matter-error").hidden = !!matter;
+    if (!company || !matter) {
+      showSummary(company ? "invalid.matter" : "form_has_errors");
+      if (company && !matter) document.querySelector("[data-matters] .matter")?.focus();
+      return;
+    }
+    request = { skill: matter.code, company, language: i18n.language };
+  }
+  startCall(request);
+});
+
+// ------------------------------------------------------------------ the call
+
+function startCall(request) {
+  chime.unlock();
+  queue.reset();
+  callbackOffer.reset();
+  screens.show("queue");
+  call = new CallerCall({ media: { allowPartial: true } });
+  call.useLocalStream(devices.takeStream());
+  follow(call);
+  call.start(request);
+}
+
+function notice(titleKey, textKey) {
+  const root = screenEl("notice");
+  for (const [selector, key] of [["[data-notice-title]", titleKey], ["[data-notice-text]", textKey]]) {
+    const el = root.querySelector(selector);
+    el.dataset.i18n = key;
+    el.textContent = i18n.t(key);
+  }
+  screens.show("notice");
+}
+
+function renderCallbackDone() {
+  const text = screenEl("callback-done").querySelector("[data-callback-done-text]");
+  text.textContent = callbackPhone ? i18n.t("callback_done_lead", { phone: maskPhone(callbackPhone) }) : "";
+}
+i18n.addEventListener("change", renderCallbackDone);
+
+function follow(current) {
+  const on = (type, handler) => current.addEventListener(type, (event) => {
+    if (current === call) handler(event.detail);
+  });
+  on("queue", (detail) => queue.update(detail));
+  on("requeued", () => {
+    chime.stopRing();
+    queue.requeued();
+    screens.show("queue");
+  });
+  on("ringing", () => {
+    screens.show("connecting");
+    chime.ring();
+  });
+  on("callback_offer", ({ reason }) => {
+    callbackOffer.show(reason, form.phone);
+    if (screens.is("queue")) {
+      screens.show("callback");
+      chime.ding();
+    }
+  });
+  on("callback_registered", () => {
+    renderCallbackDone();
+    screens.show("callback-done");
+  });
+  on("connected", ({ peer }) => {
+    inCall.setPeer(peer);
+    if (!screens.is("in-call")) {
+      chime.connected();
+      screens.show("in-call");
+    }
+  });
+  on("localstream", ({ stream }) => inCall.setLocal(stream));
+  on("remotestream", ({ stream }) => inCall.setRemote(stream));
+  on("mediaproblem", ({ problem }) => inCall.showNotice(
+    { no_camera: "media_no_camera", no_microphone: "media_no_microphone" }[problem] || "media_failed"));
+  on("link", ({ state }) => {
+    queue.setLink(state);
+    inCall.setLinkDown(state === "reconnecting");
+  });
+  on("peer", ({ status }) => inCall.setPeerDown(status === "reconnecting"));
+  on("ended", ({ reason, wasConnected }) => {
+    chime.stop();
+    inCall.reset();
+    if (wasConnected) {
+      rating.reset();
+      screens.show("rating");
+    } else if (reason === "callback") {
+      // callback_registered follows with the confirmation; do not wait forever for it
+      setTimeout(() => {
+        if (current === call && screens.is("callback")) screens.show("callback-done");
+      }, 5000);
+    } else if (reason === "caller_hangup") {
+      backToForm();
+    } else {
+      notice("ended_title", reason === "caller_lost" ? "ended_lost" : "ended_unanswered");
+    }
+  });
+  on("error", ({ code, fatal }) => {
+    if (fatal) notice("error_title", i18n.has(`error.${code}`) ? `error.${code}` : "error.unknown");
+  });
+}
+
+byTestId("cancel-button").addEventListener("click", () => (call ? call.hangup() : backToForm()));
+callbackOffer.addEventListener("keepwaiting", () => {
+  byTestId("callback-reopen").hidden = false;
+  screens.show("queue");
+});
+byTestId("callback-reopen").addEventListener("click", () => screens.show("callback"));
+callbackOffer.addEventListener("accept", ({ detail }) => {
+  callbackPhone = detail.phone;
+  if (!call || !call.acceptCallback(detail.phone)) notice("error_title", "error.connection_lost");
+});
+inCall.addEventListener("mute", ({ detail }) => call && call.setMicrophone(detail.on));
+inCall.addEventListener("camera", ({ detail }) => call && call.setCamera(detail.on));
+inCall.addEventListener("hangup", () => call && call.hangup());
+rating.addEventListener("rate", async ({ detail }) => {
+  if (call) await call.rate(detail.score, 3000);
+  screens.show("thanks");
+});
+rating.addEventListener("skip", () => backToForm());
+for (const button of document.querySelectorAll("[data-action=reset]")) button.addEventListener("click", () => backToForm());
+
+/** Close the call and show the (still filled) form for another call. */
+function backToForm() {
+  if (call) call.dispose();
+  call = null;
+  callbackPhone = "";
+  chime.stop();
+  inCall.reset();
+  queue.reset();
+  callbackOffer.reset();
+  byTestId("callback-reopen").hidden = true;
+  rating.reset();
+  screens.show("prepare");
+}
+
+// ------------------------------------------------------------------ start
+
+const saved = CallerCall.saved();
+if (saved) {
+  screens.show(saved.wasConnected ? "connecting" : "queue");
+  call = new CallerCall();
+  follow(call);
+  call.resume(saved);
+  prepare();
+} else {
+  screens.show("prepare", { focus: false });
+  prepare();
+}

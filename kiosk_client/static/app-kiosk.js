@@ -1,0 +1,271 @@
+// The kiosk page: attract → call button → matter → queue → call → rating → privacy reset.
+//
+// A shared touch screen in a town service centre: everything is big, one decision per
+// screen, and nothing of one visitor survives to the next (privacyReset below).
+
+import { I18n } from "/static/common/i18n.js";
+import { STRINGS } from "./caller/strings.js";
+import { renderIcons } from "./caller/icons.js";
+import { Screens } from "./caller/screens.js";
+import { Chime } from "./caller/chime.js";
+import { CallerCall } from "./caller/caller-call.js";
+import { QueuePanel } from "./caller/queue-panel.js";
+import { CallbackOffer } from "./caller/callback-offer.js";
+import { InCallPanel } from "./caller/in-call-panel.js";
+import { RatingPanel } from "./caller/rating-panel.js";
+import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
+import { maskPhone } from "./caller/format.js";
+import { deviceToken, wipeStorage } from "./kiosk/provisioning.js";
+import { IdleTimer } from "./kiosk/idle-timer.js";
+
+/** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
+const KIOSK_MATTERS = ["water", "electricity", "gas", "transport", "citizen-card", "tv", "other"];
+
+/** Seconds without a touch before the kiosk wipes itself; null: never on that screen. */
+const IDLE_LIMITS = {
+  home: 60, matters: 60, notice: 20, "callback-done": 20, rating: 15, callback: 60,
+  attract: null, queue: null, connecting: null, "in-call": null,
+  thanks: null, "not-provisioned": null,
+};
+const THANKS_SECONDS = 4;
+
+const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
+const screenEl = (name) => document.querySelector(`[data-screen="${name}"]`);
+
+const i18n = new I18n(STRINGS);
+const screens = new Screens(document);
+const chime = new Chime();
+const idle = new IdleTimer(IDLE_LIMITS);
+const queue = new QueuePanel(screenEl("queue"), i18n);
+const callbackOffer = new CallbackOffer(screenEl("callback"), i18n);
+const inCall = new InCallPanel(screenEl("in-call"), i18n);
+const rating = new RatingPanel(screenEl("rating"));
+const picker = new MatterPicker(document.querySelector("[data-matters]"), i18n, { mode: "go" });
+const elderButton = byTestId("elder-mode");
+
+let token = deviceToken();
+let call = null;
+let callbackPhone = "";
+let thanksTimer = null;
+let skillsLoaded = false;
+
+renderIcons();
+i18n.apply();
+screens.addEventListener("change", (event) => idle.enter(event.detail.name));
+idle.addEventListener("idle", ({ detail }) => {
+  if (detail.screen === "callback") {
+    // Walked away from the callback offer: wipe the number, keep the place in the queue.
+    callbackOffer.reset();
+    byTestId("callback-reopen").hidden = false;
+    screens.show("queue");
+    return;
+  }
+  privacyReset();
+});
+window.__callStats = () => (call ? call.stats() : Promise.resolve({ framesDecoded: 0 }));
+
+// ------------------------------------------------------------------ top bar
+
+function setElder(on) {
+  document.documentElement.classList.toggle("elder", on);
+  elderButton.setAttribute("aria-pressed", String(on));
+}
+
+elderButton.addEventListener("click", () => setElder(elderButton.getAttribute("aria-pressed") !== "true"));
+byTestId("language-switch").addEventListener("click", () => {
+  i18n.set(i18n.language === "en" ? "zh-CN" : "en");
+  byTestId("language-switch").setAttribute("lang", i18n.language === "en" ? "zh-CN" : "en");
+});
+
+// ------------------------------------------------------------------ before the call
+
+async function ensureSkills() {
+  if (skillsLoaded) return;
+  const status = document.querySelector("[data-matters-status]");
+  status.hidden = false;
+  status.textContent = i18n.t("matters_loading");
+  try {
+    const skills = await loadSkills();
+    picker.render(skills.filter((s) => KIOSK_MATTERS.includes(s.code)));
+    skillsLoaded = true;
+    status.hidden = true;
+  } catch {
+    status.textContent = i18n.t("matters_unavailable");
+  }
+}
+
+byTestId("attract-screen").addEventListener("click", () => {
+  chime.unlock();
+  screens.show("home");
+  ensureSkills();
+});
+byTestId("call-button").addEventListener("click", () => {
+  screens.show("matters");
+  ensureSkills();
+});
+for (const button of document.querySelectorAll("[data-action=reset]")) button.addEventListener("click", () => privacyReset());
+for (const button of document.querySelectorAll("[data-action=home]")) button.addEventListener("click", () => screens.show("home"));
+picker.addEventListener("pick", (event) => startCall(event.detail.skill.code));
+
+// ------------------------------------------------------------------ the call
+
+function startCall(skill) {
+  chime.unlock();
+  queue.reset();
+  screens.show("queue");
+  call = new CallerCall();
+  follow(call);
+  call.start({ skill, kiosk_token: token, language: i18n.language });
+}
+
+function notice(titleKey, textKey) {
+  const root = screenEl("notice");
+  root.querySelector("[data-notice-title]").textContent = i18n.t(titleKey);
+  root.querySelector("[data-notice-title]").dataset.i18n = titleKey;
+  root.querySelector("[data-notice-text]").textContent = i18n.t(textKey);
+  root.querySelector("[data-notice-text]").dataset.i18n = textKey;
+  screens.show("notice");
+}
+
+function renderCallbackDone() {
+  const text = screenEl("callback-done").querySelector("[data-callback-done-text]");
+  text.textContent = callbackPhone ? i18n.t("callback_done_lead", { phone: maskPhone(callbackPhone) }) : "";
+}
+i18n.addEventListener("change", renderCallbackDone);
+
+function follow(current) {
+  const on = (type, handler) => current.addEventListener(type, (event) => {
+    if (current === call) handler(event.detail);
+  });
+  on("queue", (detail) => queue.update(detail));
+  on("requeued", () => {
+    chime.stopRing();
+    queue.requeued();
+    screens.show("queue");
+  });
+  on("ringing", () => {
+    screens.show("connecting");
+    chime.ring();
+  });
+  on("callback_offer", ({ reason }) => {
+    callbackOffer.show(reason);
+    if (screens.is("queue")) {
+      screens.show("callback");
+      chime.ding();
+    }
+  });
+  on("callback_registered", () => {
+    renderCallbackDone();
+    screens.show("callback-done");
+  });
+  on("connected", ({ peer }) => {
+    inCall.setPeer(peer);
+    if (!screens.is("in-call")) {
+      chime.connected();
+      screens.show("in-call");
+    }
+  });
+  on("localstream", ({ stream }) => inCall.setLocal(stream));
+  on("remotestream", ({ stream }) => inCall.setRemote(stream));
+  on("mediaproblem", ({ problem }) => inCall.showNotice(
+    { no_camera: "media_no_camera", no_microphone: "media_no_microphone" }[problem] || "media_failed"));
+  on("link", ({ state }) => {
+    queue.setLink(state);
+    inCall.setLinkDown(state === "reconnecting");
+  });
+  on("peer", ({ status }) => inCall.setPeerDown(status === "reconnecting"));
+  on("ended", ({ reason, wasConnected }) => {
+    chime.stop();
+    inCall.reset();
+    if (wasConnected) {
+      rating.reset();
+      screens.show("rating");
+    } else if (reason === "callback") {
+      // callback_registered follows with the confirmation; do not wait forever for it
+      setTimeout(() => {
+        if (current === call && screens.is("callback")) screens.show("callback-done");
+      }, 5000);
+    } else if (reason === "caller_hangup") {
+      privacyReset();
+    } else {
+      notice("ended_title", reason === "caller_lost" ? "ended_lost" : "ended_unanswered");
+    }
+  });
+  on("error", ({ code, fatal }) => {
+    if (!fatal) return;
+    if (code === "invalid_kiosk_token") {
+      call.dispose();
+      call = null;
+      screens.show("not-provisioned");
+      return;
+    }
+    notice("error_title", i18n.has(`error.${code}`) ? `error.${code}` : "error.unknown");
+  });
+}
+
+byTestId("cancel-button").addEventListener("click", () => {
+  if (call) call.hangup();
+  else privacyReset();
+});
+callbackOffer.addEventListener("keepwaiting", () => {
+  byTestId("callback-reopen").hidden = false;
+  screens.show("queue");
+});
+byTestId("callback-reopen").addEventListener("click", () => screens.show("callback"));
+callbackOffer.addEventListener("accept", ({ detail }) => {
+  callbackPhone = detail.phone;
+  if (!call || !call.acceptCallback(detail.phone)) notice("error_title", "error.connection_lost");
+});
+inCall.addEventListener("mute", ({ detail }) => call && call.setMicrophone(detail.on));
+inCall.addEventListener("camera", ({ detail }) => call && call.setCamera(detail.on));
+inCall.addEventListener("hangup", () => call && call.hangup());
+
+rating.addEventListener("rate", async ({ detail }) => {
+  if (call) await call.rate(detail.score, 3000);
+  screens.show("thanks");
+  clearTimeout(thanksTimer);
+  thanksTimer = setTimeout(privacyReset, THANKS_SECONDS * 1000);
+});
+rating.addEventListener("skip", () => privacyReset());
+
+// ------------------------------------------------------------------ privacy
+
+/** Leave nothing of the last visitor: call, media, texts, storage, language, text size. */
+function privacyReset() {
+  clearTimeout(thanksTimer);
+  if (call) call.dispose();
+  call = null;
+  callbackPhone = "";
+  renderCallbackDone();
+  chime.stop();
+  inCall.reset();
+  queue.reset();
+  callbackOffer.reset();
+  byTestId("callback-reopen").hidden = true;
+  rating.reset();
+  wipeStorage();
+  setElder(false);
+  i18n.set("zh-CN");
+  byTestId("language-switch").setAttribute("lang", "en");
+  if (location.search || location.hash) history.replaceState(null, "", location.pathname);
+  if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+  screens.show(token ? "attract" : "not-provisioned");
+}
+
+// ------------------------------------------------------------------ start
+
+document.addEventListener("contextmenu", (event) => event.preventDefault());
+const saved = token ? CallerCall.saved() : null;
+if (!token) {
+  screens.show("not-provisioned");
+} else if (saved) {
+  // The page was reloaded during a call: take it back.
+  screens.show(saved.wasConnected ? "connecting" : "queue");
+  call = new CallerCall();
+  follow(call);
+  call.resume(saved);
+  ensureSkills();
+} else {
+  screens.show("attract");
+  ensureSkills();
+}

@@ -1,0 +1,328 @@
+// One caller's call, from the call button to the rating: socket, queue, media.
+//
+// Pages (kiosk, enterprise) only render what this reports. It follows docs/protocol.md:
+// `call_request` once; `resume` with the resume token whenever the socket reopens; on
+// `connected` the caller is the offerer and builds a MediaSession; a `connected` received
+// again for the same call (after a resume) keeps that session and restarts ICE on it
+// unless its media path is still up.
+// The resume token is also kept in sessionStorage so a page reload can take the call back;
+// `dispose()` wipes it.
+//
+// Events (CustomEvent detail in brackets):
+//   queue {position, estimatedWait} · requeued · ringing · callback_offer {reason}
+//   callback_registered {callbackId} · connected {peer, resumed}
+//   localstream {stream} · remotestream {stream} · mediaproblem {problem}
+//   link {state: "open"|"reconnecting"|...} · peer {status} · ended {reason, callId,
+//   wasConnected} · error {code, message, fatal}
+
+import { SignalingClient } from "/static/common/signaling.js";
+import { MediaSession, openLocalMedia, stopStream } from "/static/common/call.js";
+
+export const RESUME_KEY = "cloud-agent.call";
+
+/** Errors after which the call cannot go on (the rest are reported and the call lives). */
+const FATAL_ERRORS = new Set([
+  "invalid_kiosk_token", "identity_required", "invalid_invite", "unknown_skill",
+  "call_in_progress", "invalid_resume_token", "invalid_message", "unsupported_version",
+  "connection_lost",
+]);
+
+export class CallerCall extends EventTarget {
+  /**
+   * @param {{storage?: Storage, keepAliveMs?: number, media?: object}} options
+   *   media: options for openLocalMedia (default: camera and microphone, partial allowed)
+   */
+  constructor({ storage = window.sessionStorage, keepAliveMs = 10000, media = { allowPartial: true } } = {}) {
+    super();
+    this.storage = storage;
+    this.keepAliveMs = keepAliveMs;
+    this.mediaOptions = media;
+    this.state = "idle"; // idle | requesting | queued | ringing | connected | ended | failed
+    this.request = null;
+    this.callId = null;
+    this.resumeToken = null;
+    this.peer = null;
+    this.session = null;
+    this.localStream = null;
+    this.wasConnected = false;
+    this.lastCallId = null;
+    this.signaling = null;
+    this.disposed = false;
+    this._mediaPromise = null;
+    this._building = null;
+  }
+
+  /** The call a reloaded page may resume, or null. */
+  static saved(storage = window.sessionStorage) {
+    try {
+      const saved = JSON.parse(storage.getItem(RESUME_KEY) || "null");
+      return saved && saved.resumeToken ? saved : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Place a call: request = {skill, language, kiosk_token | company | invite}. */
+  start(request) {
+    this.request = { type: "call_request", ...request };
+    this.state = "requesting";
+    this._connect();
+  }
+
+  /** Take back a call saved by a page that was reloaded. */
+  resume(saved) {
+    this.callId = saved.callId;
+    this.resumeToken = saved.resumeToken;
+    this.wasConnected = !!saved.wasConnected;
+    this.state = "requesting";
+    this._connect();
+  }
+
+  /** Use a stream the page already opened (device check); the call owns it from now on. */
+  useLocalStream(stream) {
+    if (stream && stream.getTracks().some((t) => t.readyState === "live")) this.localStream = stream;
+  }
+
+  _connect() {
+    this.signaling = new SignalingClient("/ws/caller", {
+      keepAliveMs: this.keepAliveMs,
+      onOpen: (_client, reconnect) => this._opened(reconnect),
+    });
+    this.signaling.addEventListener("message", (event) => this._message(event.detail));
+    this.signaling.addEventListener("state", (event) => this._emit("link", { state: event.detail }));
+    this.signaling.connect();
+  }
+
+  _opened(reconnect) {
+    if (this.resumeToken) {
+      // Without a live peer connection (a reloaded page) the agent must start afresh.
+      const restartMedia = this.wasConnected && !(this.session && !this.session.closed);
+      this.signaling.send({ type: "resume", resume_token: this.resumeToken, restart_media: restartMedia });
+    } else if (this.state === "requesting" && !reconnect && this.request) {
+      this.signaling.send(this.request);
+    } else if (this.state === "requesting") {
+      // The socket dropped before the server queued us: we cannot know whether it did.
+      this._fail("connection_lost", "socket closed before the call was queued");
+    }
+  }
+
+  _emit(type, detail = {}) {
+    if (!this.disposed) this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  _save() {
+    try {
+      this.storage.setItem(RESUME_KEY, JSON.stringify({
+        callId: this.callId, resumeToken: this.resumeToken, wasConnected: this.wasConnected,
+      }));
+    } catch { /* storage full or disabled: only reload-resume is lost */ }
+  }
+
+  _forget() {
+    try { this.storage.removeItem(RESUME_KEY); } catch { /* nothing stored */ }
+  }
+
+  _message(message) {
+    if (this.disposed) return;
+    switch (message.type) {
+      case "queued":
+        this.callId = message.call_id;
+        this.resumeToken = message.resume_token;
+        this.state = "queued";
+        this._save();
+        this._emit("queue", { position: message.position, estimatedWait: message.estimated_wait });
+        break;
+      case "position":
+        if (this.state === "requesting") this.state = "queued";
+        this._emit("queue", { position: message.position, estimatedWait: message.estimated_wait });
+        break;
+      case "resumed":
+        this.callId = message.call_id;
+        if (message.state === "waiting" || message.state === "ringing") {
+          this.state = message.state === "ringing" ? "ringing" : "queued";
+          if (message.position) this._emit("queue", { position: message.position, estimatedWait: message.estimated_wait });
+          if (message.state === "ringing") this._emit("ringing");
+        }
+        break;
+      case "ringing":
+        this.state = "ringing";
+        this._prepareMedia();
+        this._emit("ringing");
+        break;
+      case "requeued":
+        this.state = "queued";
+        this._emit("requeued", { reason: message.reason });
+        break;
+      case "callback_offer":
+        this._emit("callback_offer", { reason: message.reason });
+        break;
+      case "callback_registered":
+        this._emit("callback_registered", { callbackId: message.callback_id });
+        break;
+      case "connected":
+        this._connected(message);
+        break;
+      case "peer_status":
+        this._emit("peer", { status: message.status });
+        break;
+      case "ended":
+        this._ended(message);
+        break;
+      case "rating_saved":
+        this._emit("rating_saved", { callId: message.call_id });
+        break;
+      case "error":
+        if (message.code === "invalid_resume_token") {
+          this._ended({ call_id: this.callId, reason: "caller_lost" });
+          return;
+        }
+        this._emit("error", { code: message.code, message: message.message, fatal: FATAL_ERRORS.has(message.code) && this.state === "requesting" });
+        if (FATAL_ERRORS.has(message.code) && this.state === "requesting") this._fail(message.code, message.message, false);
+        break;
+      default:
+        break; // hello, pong, sdp/ice (the MediaSession listens), future types
+    }
+  }
+
+  _prepareMedia() {
+    if (!this._mediaPromise) {
+      this._mediaPromise = (async () => {
+        if (this.localStream) return this.localStream;
+        const { stream, problem } = await openLocalMedia(this.mediaOptions);
+        if (this.disposed || this.state === "ended") {
+          stopStream(stream);
+          return null;
+        }
+        this.localStream = stream;
+        if (problem) this._emit("mediaproblem", { problem });
+        return stream;
+      })();
+    }
+    return this._mediaPromise;
+  }
+
+  async _connected(message) {
+    this.peer = message.peer || {};
+    this.state = "connected";
+    this.wasConnected = true;
+    this.callId = message.call_id;
+    this._save();
+    if (this.session && this.session.callId === message.call_id && !this.session.closed) {
+      // Back after a signaling drop: keep the peer connection. Media often survived the
+      // blip (it does not go through the server); restart ICE only when it did not.
+      this._emit("connected", { peer: this.peer, resumed: true });
+      if (!["connected", "completed", "checking", "new"].includes(this.session.pc.iceConnectionState)) {
+        await this.session.restartIce();
+      }
+      return;
+    }
+    if (this._building) return; // a repeated `connected` while the first is being set up
+    this._building = (async () => {
+      const stream = await this._prepareMedia();
+      if (this.disposed || this.state !== "connected") return;
+      const session = new MediaSession(this.signaling, {
+        callId: message.call_id, role: message.role, polite: message.polite,
+        iceServers: message.ice_servers || [], localStream: stream,
+      });
+      this.session = session;
+      session.addEventListener("remotetrack", () => this._emit("remotestream", { stream: session.remoteStream }));
+      session.addEventListener("connectionstate", (event) => {
+        this._emit("mediastate", { state: event.detail });
+        // The media path broke while signaling works: ask for fresh candidates now
+        // (when signaling is down too, the resume's `connected` does it).
+        if (event.detail === "failed" && this.signaling && this.signaling.isOpen) session.restartIce();
+      });
+      this._emit("connected", { peer: this.peer, resumed: false });
+      this._emit("localstream", { stream });
+      this._emit("remotestream", { stream: session.remoteStream });
+      await session.start();
+    })();
+    try {
+      await this._building;
+    } finally {
+      this._building = null;
+    }
+  }
+
+  _teardownMedia() {
+    if (this.session) this.session.close();
+    this.session = null;
+    stopStream(this.localStream);
+    this.localStream = null;
+    this._mediaPromise = null;
+  }
+
+  _ended(message) {
+    if (this.state === "ended") return;
+    this.state = "ended";
+    this.lastCallId = message.call_id || this.callId;
+    this.ratingToken = message.rating_token || null;
+    this.resumeToken = null;
+    this._forget();
+    this._teardownMedia();
+    this._emit("ended", { reason: message.reason, callId: this.lastCallId, wasConnected: this.wasConnected, disposition: message.disposition });
+  }
+
+  _fail(code, text, emit = true) {
+    this.state = "failed";
+    this.resumeToken = null;
+    this._forget();
+    this._teardownMedia();
+    if (this.signaling) this.signaling.close();
+    if (emit) this._emit("error", { code, message: text, fatal: true });
+  }
+
+  /** Leave the queue, or end the call. */
+  hangup() {
+    if (["requesting", "queued", "ringing", "connected"].includes(this.state)) {
+      if (!this.signaling.send({ type: "hangup" })) {
+        // Offline: end here; the server ends it when the resume grace runs out.
+        this._ended({ call_id: this.callId, reason: "caller_hangup" });
+      }
+    }
+  }
+
+  /** Leave the queue and be called back on `phone`. */
+  acceptCallback(phone) {
+    return this.signaling ? this.signaling.send({ type: "accept_callback", phone }) : false;
+  }
+
+  /** Rate the call that just ended; resolves true once the server stored it. */
+  async rate(score, timeoutMs = 5000) {
+    if (!this.lastCallId || !this.signaling) return false;
+    const saved = this.signaling.next("rating_saved", timeoutMs).then(() => true, () => false);
+    const rating = { type: "rating", call_id: this.lastCallId, score };
+    if (this.ratingToken) rating.rating_token = this.ratingToken;
+    if (!this.signaling.send(rating)) return false;
+    return saved;
+  }
+
+  setMicrophone(on) {
+    if (this.session) this.session.setMicrophone(on);
+    else for (const t of this.localStream ? this.localStream.getAudioTracks() : []) t.enabled = on;
+  }
+
+  setCamera(on) {
+    if (this.session) this.session.setCamera(on);
+    else for (const t of this.localStream ? this.localStream.getVideoTracks() : []) t.enabled = on;
+  }
+
+  /** Inbound video figures (framesDecoded…) for tests and quality display. */
+  stats() {
+    return this.session ? this.session.inboundVideoStats() : Promise.resolve({ framesDecoded: 0 });
+  }
+
+  /** Hang up if needed, close everything and forget the call (privacy reset). */
+  dispose() {
+    if (this.disposed) return;
+    if (["queued", "ringing", "connected"].includes(this.state) && this.signaling) this.signaling.send({ type: "hangup" });
+    this.disposed = true;
+    this._forget();
+    this._teardownMedia();
+    if (this.signaling) this.signaling.close();
+    this.signaling = null;
+    this.request = null;
+    this.peer = null;
+    this.callId = this.lastCallId = this.resumeToken = this.ratingToken = null;
+  }
+}
