@@ -295,6 +295,8 @@ class Engine:
             agent = Agent(id=event.agent_id, skills=dict(event.skills),
                           partition=event.partition, idle_since=now)
             self.agents[agent.id] = agent
+        before = (agent.partition, set(agent.skills))
+        self._mark_agent_queues_dirty(agent)
         agent.skills = dict(event.skills)
         agent.partition = event.partition
         agent.auto_answer = event.auto_answer
@@ -306,6 +308,9 @@ class Engine:
             agent.missed_in_row = 0
         self._mark_agent_queues_dirty(agent)
         self._emit_agent_state(agent)
+        if before != (agent.partition, set(agent.skills)):
+            # A refresh may have left a queue with nobody to serve it.
+            self._offer_callbacks_where_unstaffed(before[0])
 
     def _on_agent_logout(self, event: ev.AgentLogout, now: float) -> None:
         agent = self.agents[event.agent_id]
@@ -334,8 +339,7 @@ class Engine:
             agent.idle_since = now
         agent.presence = Presence.READY
         agent.not_ready_reason = None
-        agent.missed_in_row = 0
-        agent.blocked_until = min(agent.blocked_until, now)
+        agent.missed_in_row = 0  # the reject/no-answer delay still runs its course
         self._emit_agent_state(agent)
 
     def _on_set_not_ready(self, event: ev.AgentSetNotReady, now: float) -> None:
@@ -590,10 +594,12 @@ class Engine:
 
     def _eligible(self, agent: Agent, call: Call, now: float,
                   best_levels: dict[tuple[str, str], int | None] | None = None) -> bool:
-        if not agent.available(now) or agent.partition != call.partition:
+        if not agent.available(now):
             return False
-        if call.target_agent_id is not None:
+        if call.target_agent_id is not None:  # an invite follows its agent anywhere
             return agent.id == call.target_agent_id
+        if agent.partition != call.partition:
+            return False
         waited = now - call.enqueued_at
         level = agent.skills.get(call.skill)
         if level is None:

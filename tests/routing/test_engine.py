@@ -1,13 +1,12 @@
 """The routing rules, one at a time: feed events at explicit times, check the actions.
 
 Plain synchronous tests in the sans-I/O style (h11): no server, no clock, no sleeps.
-Tests marked ``xfail(strict=True)`` reproduce engine bugs found while writing them; the
-reason says what is expected and what happens instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TypeVar
 
 import pytest
@@ -31,6 +30,7 @@ from signaling.routing.model import (
     AgentState,
     CallStatus,
     Disposition,
+    Origin,
     RoutingConfig,
     RoutingError,
 )
@@ -38,6 +38,9 @@ from signaling.routing.model import (
 ActionT = TypeVar("ActionT")
 
 SKILL = "tax"
+QUIET = RoutingConfig(widen_to_all_levels_after=0, widen_to_partition_after=1000,
+                      max_wait=1000)
+"""No tier or max-wait timers due soon, so next_deadline() shows the timer under test."""
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -93,10 +96,10 @@ def serve(engine: Engine, agent_id: str, call_id: str, now: float) -> list[Actio
     return actions
 
 
-def snapshot(engine: Engine, now: float) -> tuple[str, str, str, str, float | None]:
+def snapshot(engine: Engine, now: float) -> tuple[str, str, str, str, str, float | None]:
     """Everything observable, as text, so in-place changes are seen too."""
-    return (repr(engine.agent_stats()), repr(engine.waiting_calls()), repr(engine.calls),
-            repr(engine.queue_stats(now)), engine.next_deadline())
+    return (repr(engine.agent_stats()), repr(engine.agents), repr(engine.waiting_calls()),
+            repr(engine.calls), repr(engine.queue_stats(now)), engine.next_deadline())
 
 
 # ---------------------------------------------------------------------------- picking
@@ -181,23 +184,9 @@ def test_higher_priority_first_then_first_come_first_served() -> None:
 # ---------------------------------------------------------------------------- no answer
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: with no_answer_delay=0 (the default) a timed-out call is re-offered to the "
-    "agent that just missed it, because its idle_since is unchanged and it is still the "
-    "longest idle; another ready agent (a2) is passed over"))
 def test_ring_timeout_reoffers_at_once_to_the_next_agent() -> None:
-    engine = Engine(RoutingConfig(ring_timeout=15))
-    login(engine, "a1", {SKILL: 1}, now=0)
-    login(engine, "a2", {SKILL: 1}, now=5)
-    assert offers(request(engine, "c", 10)) == [("a1", "c")]
-
-    actions = tick(engine, 25)
-    assert of(OfferCancelled, actions) == [OfferCancelled("a1", "c", "timeout")]
-    assert offers(actions) == [("a2", "c")]
-
-
-def test_ring_timeout_with_a_no_answer_delay_reoffers_at_once_to_the_next_agent() -> None:
-    engine = Engine(RoutingConfig(ring_timeout=15, no_answer_delay=3))
+    """Even with no no-answer delay the agent who just missed is not rung again first."""
+    engine = Engine(replace(QUIET, ring_timeout=15, no_answer_delay=0))
     login(engine, "a1", {SKILL: 1}, now=0)
     login(engine, "a2", {SKILL: 1}, now=5)
     [offer] = of(OfferCall, request(engine, "c", 10))
@@ -301,8 +290,7 @@ def test_auto_answer_can_be_switched_on_by_the_agent() -> None:
 # ---------------------------------------------------------------------------- wrap-up
 
 
-WRAP_UP_30 = RoutingConfig(wrap_up_time=30, ring_timeout=100, widen_to_all_levels_after=0,
-                           widen_to_partition_after=1000, max_wait=1000)
+WRAP_UP_30 = replace(QUIET, wrap_up_time=30, ring_timeout=100)
 
 
 def _in_wrap_up(config: RoutingConfig) -> Engine:
@@ -410,8 +398,7 @@ def test_detached_caller_is_not_offered_while_away_but_is_not_overtaken_for_good
 
 
 def test_detached_waiting_caller_is_abandoned_when_the_grace_expires() -> None:
-    engine = Engine(RoutingConfig(resume_grace=30, widen_to_all_levels_after=0,
-                                  widen_to_partition_after=1000, max_wait=1000))
+    engine = Engine(replace(QUIET, resume_grace=30))
     login(engine, "a", {SKILL: 1}, now=0, ready=False)
     request(engine, "c1", 0)
     request(engine, "c2", 1)
@@ -485,6 +472,19 @@ def test_callback_offered_when_the_last_staffed_agent_logs_out() -> None:
         CallbackOffered("c", "no_agents")]
 
 
+@pytest.mark.parametrize("refresh", [
+    ev.AgentLogin("a", {"water": 1}),
+    ev.AgentLogin("a", {SKILL: 1}, partition="north"),
+], ids=["skill-removed", "partition-changed"])
+def test_callback_offered_when_a_login_refresh_leaves_the_queue_unstaffed(
+        refresh: ev.AgentLogin) -> None:
+    engine = Engine()
+    login(engine, "a", {SKILL: 1}, now=0, ready=False)
+    request(engine, "c", 1)
+    assert of(CallbackOffered, engine.handle(refresh, 2)) == [
+        CallbackOffered("c", "no_agents")]
+
+
 def test_accepted_callback_ends_the_call_and_is_not_an_abandon() -> None:
     engine = Engine()
     login(engine, "a", {SKILL: 1}, now=0, ready=False)
@@ -547,6 +547,15 @@ def test_invite_call_goes_only_to_its_agent() -> None:
     assert offers(engine.handle(ev.AgentEndWrapUp("a2"), 503)) == [("a2", "invite2")]
 
 
+def test_invite_to_an_agent_now_in_another_partition_does_not_wait_silently() -> None:
+    engine = Engine()
+    login(engine, "a", {SKILL: 1}, now=0, partition="north")
+    actions = engine.handle(ev.CallRequested("c", SKILL, Origin.INVITE, "default",
+                                             target_agent_id="a"), 1)
+    assert offers(actions) == [("a", "c")] or of(CallbackOffered, actions) == [
+        CallbackOffered("c", "no_agents")]
+
+
 # ---------------------------------------------------------------------------- logout
 
 
@@ -575,10 +584,13 @@ def test_agent_logout_while_busy_ends_the_call_as_agent_lost() -> None:
 
 
 def _busy_floor() -> Engine:
-    """a1 talks on c1, c2 rings at a2, c3 waits (a3 away), a4 wraps up, c0 has ended."""
+    """a1 talks on c1, c2 rings at a2, c3 waits (a3 away), a4 wraps up, "gone" logged out,
+    c0 has ended."""
     engine = Engine(RoutingConfig(wrap_up_time=30))
     request(engine, "c0", 0)
     engine.handle(ev.CallerHangup("c0"), 0)
+    login(engine, "gone", {SKILL: 1}, now=0, ready=False)
+    engine.handle(ev.AgentLogout("gone"), 0)
     login(engine, "a1", {SKILL: 1}, now=0)
     request(engine, "c1", 1)
     engine.handle(ev.AgentAccept("a1", "c1"), 2)
@@ -590,8 +602,9 @@ def _busy_floor() -> Engine:
     engine.handle(ev.AgentHangup("a4", "c4"), 7)
     login(engine, "a3", {SKILL: 1}, now=8, ready=False)
     request(engine, "c3", 9)
-    assert [state(engine, a) for a in ("a1", "a2", "a3", "a4")] == [
-        AgentState.BUSY, AgentState.RESERVED, AgentState.NOT_READY, AgentState.WRAP_UP]
+    assert [state(engine, a) for a in ("a1", "a2", "a3", "a4", "gone")] == [
+        AgentState.BUSY, AgentState.RESERVED, AgentState.NOT_READY, AgentState.WRAP_UP,
+        AgentState.OFFLINE]
     return engine
 
 
@@ -611,6 +624,10 @@ def _busy_floor() -> Engine:
     (ev.AgentLogout("ghost"), "unknown_agent"),
     (ev.AgentAccept("ghost", "c2"), "unknown_agent"),
     (ev.AgentEndWrapUp("ghost"), "unknown_agent"),
+    (ev.AgentSetReady("gone"), "not_logged_in"),
+    (ev.AgentSetNotReady("gone"), "not_logged_in"),
+    (ev.AgentLogout("gone"), "not_logged_in"),
+    (ev.AgentDetached("gone"), "not_logged_in"),
     (ev.CallerHangup("c0"), "unknown_call"),
     (ev.CallerDetached("nope"), "unknown_call"),
     (ev.CallbackAccepted("c1"), "not_waiting"),
@@ -623,23 +640,38 @@ def test_illegal_event_raises_and_changes_nothing(event: ev.Event, code: str) ->
     with pytest.raises(RoutingError) as raised:
         engine.handle(event, 10)
     assert raised.value.code == code
+    assert raised.value.actions == []
     assert snapshot(engine, 10) == before
     assert engine.violations(10) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: AgentSetReady from an agent that has logged out passes validation "
-    "(_agent() only checks the id is known) and sets it READY without a login, so it is "
-    "offered calls; a stale console message after logout puts a ghost agent on the floor"))
 def test_logged_out_agent_cannot_set_itself_ready() -> None:
+    """A stale console message after logout must not put a ghost agent on the floor."""
     engine = Engine()
     login(engine, "a", {SKILL: 1}, now=0)
     engine.handle(ev.AgentLogout("a"), 1)
-    before = snapshot(engine, 2)
     with pytest.raises(RoutingError):
         engine.handle(ev.AgentSetReady("a"), 2)
-    assert snapshot(engine, 2) == before
     assert offers(request(engine, "c", 3)) == []
+    assert state(engine, "a") is AgentState.OFFLINE
+
+
+# ---------------------------------------------------------------------------- agent detached
+
+
+def test_detached_agent_is_not_offered_until_it_is_back_with_the_status_it_chose() -> None:
+    engine = Engine()
+    login(engine, "a1", {SKILL: 1}, now=0)
+    login(engine, "a2", {SKILL: 1}, now=1)
+    assert offers(request(engine, "c1", 2)) == [("a1", "c1")]
+
+    actions = engine.handle(ev.AgentDetached("a1"), 3)
+    assert of(OfferCancelled, actions) == [OfferCancelled("a1", "c1", "agent_detached")]
+    assert offers(actions) == [("a2", "c1")]
+    assert offers(request(engine, "c2", 4)) == []
+
+    actions = engine.handle(ev.AgentLogin("a1", {SKILL: 1}), 5)  # the console reconnects
+    assert offers(actions) == [("a1", "c2")]
 
 
 # ---------------------------------------------------------------------------- late events
@@ -666,30 +698,34 @@ def _talking_caller_detached_until_35() -> Engine:
     return engine
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: handle() validates the event *before* firing due timers, then applies it "
-    "to the state the timers left behind. An event that arrives after a deadline but "
-    "before its Tick (the hub's call_at timer can run after a console message) either "
-    "crashes with KeyError after the timers already changed state (reject, caller hangup/"
-    "detach/resume, agent hangup) or, for accept, connects a call whose offer already "
-    "timed out: agent BUSY with call_id None, call CONNECTED with agent_id None"))
-@pytest.mark.parametrize(("setup", "event", "at"), [
-    (_ringing_until_15, ev.AgentAccept("a", "c"), 16),
-    (_ringing_until_15, ev.AgentReject("a", "c"), 16),
-    (_waiting_caller_detached_until_35, ev.CallerHangup("c"), 36),
-    (_waiting_caller_detached_until_35, ev.CallerResumed("c"), 36),
-    (_waiting_caller_detached_until_35, ev.CallbackAccepted("c"), 36),
-    (_talking_caller_detached_until_35, ev.AgentHangup("a", "c"), 36),
+_TIMED_OUT = OfferCancelled("a", "c", "timeout")
+_LOST_WAITING = CallEnded("c", None, "caller_lost", Disposition.ABANDONED, 0, None, 36)
+_LOST_TALKING = CallEnded("c", "a", "caller_lost", Disposition.COMPLETED, 0, 1, 36)
+
+
+@pytest.mark.parametrize(("setup", "event", "at", "code", "timer_action"), [
+    (_ringing_until_15, ev.AgentAccept("a", "c"), 16, "not_offered", _TIMED_OUT),
+    (_ringing_until_15, ev.AgentReject("a", "c"), 16, "not_offered", _TIMED_OUT),
+    (_waiting_caller_detached_until_35, ev.CallerHangup("c"), 36, "unknown_call",
+     _LOST_WAITING),
+    (_waiting_caller_detached_until_35, ev.CallerResumed("c"), 36, "unknown_call",
+     _LOST_WAITING),
+    (_waiting_caller_detached_until_35, ev.CallbackAccepted("c"), 36, "unknown_call",
+     _LOST_WAITING),
+    (_talking_caller_detached_until_35, ev.AgentHangup("a", "c"), 36, "unknown_call",
+     _LOST_TALKING),
 ], ids=["accept", "reject", "caller-hangup", "caller-resumed", "callback", "agent-hangup"])
-def test_event_arriving_after_a_deadline_before_its_tick_is_handled_cleanly(
-        setup: Callable[[], Engine], event: ev.Event, at: float) -> None:
+def test_event_arriving_after_a_deadline_before_its_tick_is_judged_after_the_timers(
+        setup: Callable[[], Engine], event: ev.Event, at: float, code: str,
+        timer_action: Action) -> None:
+    """The hub's timer can run after a console message that came in past the deadline."""
     engine = setup()
-    try:
+    with pytest.raises(RoutingError) as raised:
         engine.handle(event, at)
-    except RoutingError:
-        pass
-    tick(engine, at)
+    assert raised.value.code == code
+    assert timer_action in raised.value.actions
     assert engine.violations(at) == []
+    assert tick(engine, at) == []
 
 
 # ---------------------------------------------------------------------------- timers
@@ -716,37 +752,28 @@ def test_next_deadline_is_the_earliest_pending_timer() -> None:
     assert engine.next_deadline() == 110
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: next_deadline() pops timers that are not live *now*; a TIER_WIDENS "
-    "(or MAX_WAIT) timer at the head of the heap while its call rings is thrown away, "
-    "although the call can come back to the queue; after the reject at 5 the next "
-    "deadline is 25 (a1's reject delay), not 10, so the level-2 agent idles while the "
-    "call waits from 10 to 25 (violations(12) reports it)"))
 def test_widening_timer_survives_a_ring_that_ends_in_requeue() -> None:
     engine = Engine(RoutingConfig(widen_to_all_levels_after=10, reject_delay=20))
     login(engine, "a1", {SKILL: 1}, now=0)
     login(engine, "a2", {SKILL: 2}, now=0)
     assert offers(request(engine, "c", 0)) == [("a1", "c")]
     engine.next_deadline()  # the hub asks after every event, while the call rings
-    engine.handle(ev.AgentReject("a1", "c"), 5)
+    assert offers(engine.handle(ev.AgentReject("a1", "c"), 5)) == []
 
     assert engine.next_deadline() == 10
-    assert engine.violations(12) == []
+    assert offers(tick(engine, 10)) == [("a2", "c")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a MAX_WAIT timer that falls due while its call is ringing is dropped as "
-    "not live (_timer_live requires WAITING) and never re-armed, so a call that goes back "
-    "to the queue after that ring is never offered the max_wait callback"))
 def test_call_ringing_at_its_max_wait_is_offered_a_callback_once_it_waits_again() -> None:
     engine = Engine(RoutingConfig(max_wait=20, ring_timeout=15, max_no_answer=1))
     login(engine, "a", {SKILL: 1}, now=0, ready=False)
     request(engine, "c", 0)
     assert offers(engine.handle(ev.AgentSetReady("a"), 10)) == [("a", "c")]
+    assert of(CallbackOffered, tick(engine, 20)) == []  # still ringing
 
-    actions = run_clock(engine, until=1000)
+    actions = tick(engine, 25)
     assert state(engine, "a") is AgentState.NOT_READY
-    assert CallbackOffered("c", "max_wait") in actions
+    assert of(CallbackOffered, actions) == [CallbackOffered("c", "max_wait")]
 
 
 # ---------------------------------------------------------------------------- statistics

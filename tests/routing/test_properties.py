@@ -1,26 +1,31 @@
 """Invariants of the routing engine under random event sequences (hypothesis).
 
-A ``Floor`` drives one engine with events drawn against its current state (so accepts
+A ``Floor`` drives one engine with events drawn against its current state (accepts
 mostly name the call actually ringing, hang-ups the call actually connected, and a share
-of every kind is illegal on purpose), and after every step checks what the design
-promises: no invariant violation, no call lost or ended twice, no agent holding two
-offers or calls, no call at two agents, every ring stopped by an action, priority then
-FIFO within a queue, no idle eligible agent while a call waits, positions as published,
-presence only raised by the agent.
+of every kind is illegal on purpose) and checks after every step what the design
+promises: ``violations()`` is empty; no call is lost or ended twice; no agent holds two
+offers or calls and no call sits at two agents; every ring is stopped by an action (no
+zombie legs); priority then FIFO within a queue; no free eligible agent while a call
+waits (checked against the rules written out again here, not only the engine's own);
+published positions are right; reject and no-answer delays hold; ``max_no_answer``
+misses make an agent not-ready; only the agent raises its presence or leaves a not-ready
+it chose; a refused event changes nothing.
 
-The clock is driven as the hub drives it: before time moves past ``next_deadline()`` a
-Tick is fed at that deadline. Two stricter drivers that currently fail are kept as
-``xfail(strict=True)`` (see their reasons and tests/routing/test_engine.py).
+Two clocks: the hub's (a Tick at every ``next_deadline()`` before time moves past it,
+and nothing may be overdue in between), and a late one where events arrive after
+deadlines nobody ticked, as when a console message beats the hub's timer callback.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.strategies import DataObject
 
@@ -30,6 +35,7 @@ from signaling.routing.actions import (
     CallbackOffered,
     CallConnected,
     CallEnded,
+    CallQueued,
     OfferCall,
     OfferCancelled,
 )
@@ -45,16 +51,21 @@ from signaling.routing.model import (
     RoutingError,
 )
 
+# Hypothesis's failure report reads mypy_extensions.TypedDict; under the suite's
+# "warnings are errors" that deprecation turns a falsifying example into an INTERNALERROR.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
 AGENT_IDS = ("a0", "a1", "a2", "a3", "a4")
 SKILLS = ("s1", "s2", "s3")
 CALL_SKILLS = (*SKILLS, "s4")  # nobody ever holds s4
 PARTITIONS = ("p1", "p2")
 STEPS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)  # coarse, so timers often coincide
-KINDS = (
-    "call", "call", "call", "accept", "accept", "accept", "reject", "agent_hangup",
-    "agent_hangup", "end_wrap_up", "ready", "ready", "not_ready", "login", "logout",
-    "auto_answer", "caller_hangup", "detach", "resume", "callback", "tick", "tick_deadline",
-    "tick_deadline",
+KINDS = (  # repeated kinds are drawn more often
+    "call", "call", "call", "accept", "accept", "accept", "accept", "accept", "accept",
+    "reject", "reject", "agent_hangup", "agent_hangup", "agent_hangup", "end_wrap_up",
+    "ready", "ready", "not_ready", "login", "logout", "auto_answer", "agent_detached",
+    "caller_hangup", "detach", "resume", "callback", "tick", "tick", "tick",
 )
 
 configs = st.builds(
@@ -76,10 +87,12 @@ def may_serve(engine: Engine, agent: Agent, call: Call, now: float) -> bool:
     """The routing rules of DESIGN.md, written out again: may this agent take this call
     now, whether or not it is free at the moment."""
     config = engine.config
-    if agent.presence is Presence.OFFLINE or agent.partition != call.partition:
+    if agent.presence is Presence.OFFLINE:
         return False
-    if call.target_agent_id is not None:
+    if call.target_agent_id is not None:  # an invite follows its agent to any district
         return agent.id == call.target_agent_id
+    if agent.partition != call.partition:
+        return False
     waited = now - call.enqueued_at
     level = agent.skills.get(call.skill)
     if level is None:
@@ -93,8 +106,15 @@ def may_serve(engine: Engine, agent: Agent, call: Call, now: float) -> bool:
 
 
 def free(agent: Agent, now: float) -> bool:
-    return (agent.presence is Presence.READY and agent.activity is Activity.IDLE
-            and agent.blocked_until <= now)
+    """Ready, connected, idle and past any reject or no-answer delay."""
+    return (agent.presence is Presence.READY and not agent.detached
+            and agent.activity is Activity.IDLE and agent.blocked_until <= now)
+
+
+def snapshot(engine: Engine, now: float) -> tuple[str, str, str, str, float | None]:
+    """Everything observable, as text, so in-place changes are seen too."""
+    return (repr(engine.agents), repr(engine.calls), repr(engine.waiting_calls()),
+            repr(engine.queue_stats(now)), engine.next_deadline())
 
 
 @dataclass
@@ -103,48 +123,65 @@ class Floor:
 
     engine: Engine
     late_events: bool = False
-    check_between_events: bool = False
     now: float = 0.0
     requested: set[str] = field(default_factory=set)
     ended: Counter[str] = field(default_factory=Counter)
     holding: dict[str, str] = field(default_factory=dict)  # agent -> call rung or talking
     holder: dict[str, str] = field(default_factory=dict)  # call -> agent
     callbacks: set[str] = field(default_factory=set)
+    arrival: dict[str, int] = field(default_factory=dict)  # call -> order of CallQueued
+    arrivals: int = 0
+    missed_in_row: Counter[str] = field(default_factory=Counter)
+    blocked_until: dict[str, float] = field(default_factory=dict)
     next_call: int = 0
 
     # ------------------------------------------------------------------ driving
 
     def at(self, event: ev.Event, now: float) -> None:
-        """Feed ``event`` at ``now``, first ticking every deadline on the way (hub clock)."""
+        """Feed ``event`` at ``now``; with the hub clock, first tick every deadline on the
+        way and check that nothing is overdue in between."""
         if not self.late_events:
             while (deadline := self.engine.next_deadline()) is not None and deadline <= now:
                 self.feed(ev.Tick(), max(deadline, self.now))
-        if self.check_between_events:
             self.check_nothing_overdue(now)
         self.feed(event, now)
 
     def feed(self, event: ev.Event, now: float) -> None:
         engine = self.engine
-        before = self.snapshot(now)
+        # A refused event changes nothing, but timers due by ``now`` fire all the same:
+        # what they alone do is what a twin engine does with a bare Tick.
+        twin = copy.deepcopy(engine) if self.late_events else engine
+        timers_only = twin.handle(ev.Tick(), now) if self.late_events else []
+        expected = snapshot(twin, now)
         presence_before = {a.id: (a.presence, a.not_ready_reason)
                            for a in engine.agents.values()}
         try:
             actions = engine.handle(event, now)
-        except RoutingError:
-            assert self.snapshot(now) == before, f"{event} raised but changed the state"
-            return
+        except RoutingError as error:
+            assert error.actions == timers_only, f"{event} refused with other actions"
+            assert snapshot(engine, now) == expected, f"{event} refused but changed the state"
+            actions = cast(list[Action], error.actions)
+        else:
+            self.follow_agent_choice(event, now, presence_before)
         self.now = now
-        if isinstance(event, ev.CallRequested):  # the id may be one of an ended call
-            self.requested.add(event.call_id)
-            self.ended[event.call_id] = 0
-            self.callbacks.discard(event.call_id)
         self.observe(actions, now)
         self.check(event, presence_before)
 
-    def snapshot(self, now: float) -> tuple[str, str, str, str, float | None]:
-        engine = self.engine
-        return (repr(engine.agents), repr(engine.calls), repr(engine.waiting_calls()),
-                repr(engine.queue_stats(now)), engine.next_deadline())
+    def follow_agent_choice(self, event: ev.Event, now: float,
+                            presence_before: dict[str, tuple[Presence, str | None]]) -> None:
+        """Misses in a row and reject delays, as the design defines them. With the hub
+        clock an event's step fires no timers, so its effect precedes the step's offers."""
+        config = self.engine.config
+        match event:
+            case ev.AgentReject(agent_id=agent_id) if config.reject_delay > 0:
+                self.blocked_until[agent_id] = now + config.reject_delay
+            case ev.AgentSetReady(agent_id=agent_id):  # a reject delay outlives a click
+                self.missed_in_row[agent_id] = 0
+            case ev.AgentLogin(agent_id=agent_id) if presence_before.get(
+                    agent_id, (Presence.OFFLINE, None))[0] is Presence.OFFLINE:
+                self.missed_in_row[agent_id] = 0
+            case _:
+                pass
 
     # ------------------------------------------------------------------ checks
 
@@ -152,6 +189,12 @@ class Floor:
         """Follow offers and sessions through the actions alone."""
         for action in actions:
             match action:
+                case CallQueued(call_id=call_id):  # the id may be that of an ended call
+                    self.requested.add(call_id)
+                    self.arrivals += 1
+                    self.arrival[call_id] = self.arrivals
+                    self.ended[call_id] = 0
+                    self.callbacks.discard(call_id)
                 case OfferCall(agent_id=agent_id, call_id=call_id):
                     assert agent_id not in self.holding, (
                         f"{agent_id} offered {call_id} while holding {self.holding[agent_id]}")
@@ -162,9 +205,15 @@ class Floor:
                     self.check_offer(agent_id, call_id, now)
                 case CallConnected(agent_id=agent_id, call_id=call_id):
                     assert self.holding.get(agent_id) == call_id
-                case OfferCancelled(agent_id=agent_id, call_id=call_id):
+                    self.missed_in_row[agent_id] = 0
+                case OfferCancelled(agent_id=agent_id, call_id=call_id, reason=reason):
                     assert self.holding.get(agent_id) == call_id
                     del self.holding[agent_id], self.holder[call_id]
+                    if reason == "timeout":
+                        self.missed_in_row[agent_id] += 1
+                        if self.engine.config.no_answer_delay > 0:
+                            self.blocked_until[agent_id] = (
+                                now + self.engine.config.no_answer_delay)
                 case CallEnded(agent_id=agent_id, call_id=call_id):
                     self.ended[call_id] += 1
                     assert self.ended[call_id] == 1, f"{call_id} ended twice"
@@ -179,16 +228,24 @@ class Floor:
                 case _:
                     pass
 
+    def turn(self, call: Call) -> tuple[int, int]:
+        """Service order by the design's rule: higher priority first, then arrival."""
+        return (-call.priority, self.arrival[call.id])
+
     def check_offer(self, agent_id: str, call_id: str, now: float) -> None:
         """Offers are only made in the final dispatch of handle(), so the state after it
         is the state they were made in."""
         engine = self.engine
         agent, call = engine.agents[agent_id], engine.calls[call_id]
         assert agent.presence is Presence.READY, f"{call_id} offered to {agent.state} {agent_id}"
+        assert not agent.detached, f"{call_id} offered to {agent_id}, whose console is gone"
         assert may_serve(engine, agent, call, now), f"{agent_id} may not serve {call_id}"
         assert call.detached_at is None, f"{call_id} offered while its caller is away"
+        if not self.late_events:
+            assert now >= self.blocked_until.get(agent_id, 0), (
+                f"{agent_id} offered {call_id} inside its reject or no-answer delay")
         for older in engine.waiting_calls():
-            if (older.queue_key == call.queue_key and older.order_key < call.order_key
+            if (older.queue_key == call.queue_key and self.turn(older) < self.turn(call)
                     and older.status is CallStatus.WAITING and older.detached_at is None):
                 assert not may_serve(engine, agent, older, now), (
                     f"{call_id} offered to {agent_id} ahead of {older.id}")
@@ -222,7 +279,7 @@ class Floor:
         for call in engine.waiting_calls():
             queues.setdefault(call.queue_key, []).append(call)
         for queue in queues.values():
-            assert [c.order_key for c in queue] == sorted(c.order_key for c in queue)
+            assert [self.turn(c) for c in queue] == sorted(self.turn(c) for c in queue)
             waiting = [c for c in queue if c.status is CallStatus.WAITING]
             for position, call in enumerate(waiting, start=1):
                 published = engine.position_of(call.id)
@@ -230,6 +287,10 @@ class Floor:
                     f"{call.id} is at {position}, published {published}")
 
         for agent in engine.agents.values():
+            if not self.late_events and (
+                    self.missed_in_row[agent.id] >= engine.config.max_no_answer):
+                assert agent.presence is not Presence.READY, (
+                    f"{agent.id} still ready after {self.missed_in_row[agent.id]} misses")
             was, reason = presence_before.get(agent.id, (Presence.OFFLINE, None))
             if agent.presence is Presence.READY and was is not Presence.READY:
                 assert event == ev.AgentSetReady(agent.id), f"system made {agent.id} ready"
@@ -263,7 +324,7 @@ class Floor:
 # ---------------------------------------------------------------------------- drawing
 
 
-def pick(data: DataObject, likely: Sequence[str], anything: Sequence[str]) -> str:
+def pick(data: DataObject, likely: Collection[str], anything: Collection[str]) -> str:
     """Mostly a name that makes the event legal, sometimes any name at all."""
     if likely and data.draw(st.integers(0, 4)) > 0:
         return data.draw(st.sampled_from(sorted(likely)))
@@ -271,8 +332,9 @@ def pick(data: DataObject, likely: Sequence[str], anything: Sequence[str]) -> st
 
 
 def draw_login(data: DataObject, agent_id: str) -> ev.AgentLogin:
+    auto_answer = data.draw(st.integers(0, 3)) == 0
     return ev.AgentLogin(agent_id, data.draw(skill_levels),
-                         data.draw(st.sampled_from(PARTITIONS)), data.draw(st.booleans()))
+                         data.draw(st.sampled_from(PARTITIONS)), auto_answer)
 
 
 def draw_event(data: DataObject, floor: Floor, agent_ids: Sequence[str]) -> ev.Event:
@@ -287,10 +349,14 @@ def draw_event(data: DataObject, floor: Floor, agent_ids: Sequence[str]) -> ev.E
         else:
             floor.next_call += 1
             call_id = f"c{floor.next_call}"
+        partition = data.draw(st.sampled_from(PARTITIONS))
+        staffed = {skill for a in engine.agents.values()
+                   if a.partition == partition and a.presence is not Presence.OFFLINE
+                   for skill in a.skills}
+        skill = pick(data, staffed, CALL_SKILLS)
         targeted = data.draw(st.integers(0, 5)) == 0
         return ev.CallRequested(
-            call_id, data.draw(st.sampled_from(CALL_SKILLS)),
-            Origin.INVITE if targeted else Origin.KIOSK, data.draw(st.sampled_from(PARTITIONS)),
+            call_id, skill, Origin.INVITE if targeted else Origin.KIOSK, partition,
             data.draw(st.integers(0, 2)),
             target_agent_id=data.draw(st.sampled_from(agents)) if targeted else None)
     if kind in ("accept", "reject", "agent_hangup"):
@@ -320,7 +386,7 @@ def draw_event(data: DataObject, floor: Floor, agent_ids: Sequence[str]) -> ev.E
                 return ev.CallerResumed(call_id)
             case _:
                 return ev.CallbackAccepted(call_id)
-    if kind in ("tick", "tick_deadline"):
+    if kind == "tick":
         return ev.Tick()
     if kind == "end_wrap_up":
         in_wrap_up = [a.id for a in engine.agents.values()
@@ -332,6 +398,8 @@ def draw_event(data: DataObject, floor: Floor, agent_ids: Sequence[str]) -> ev.E
             return draw_login(data, agent_id)
         case "logout":
             return ev.AgentLogout(agent_id)
+        case "agent_detached":
+            return ev.AgentDetached(agent_id)
         case "ready":
             return ev.AgentSetReady(agent_id)
         case "not_ready":
@@ -340,10 +408,8 @@ def draw_event(data: DataObject, floor: Floor, agent_ids: Sequence[str]) -> ev.E
             return ev.AgentSetAutoAnswer(agent_id, data.draw(st.booleans()))
 
 
-def run_floor(data: DataObject, *, late_events: bool = False,
-              check_between_events: bool = False) -> None:
-    floor = Floor(Engine(data.draw(configs)), late_events=late_events,
-                  check_between_events=check_between_events)
+def run_floor(data: DataObject, *, late_events: bool) -> None:
+    floor = Floor(Engine(data.draw(configs)), late_events=late_events)
     agent_ids = AGENT_IDS[:data.draw(st.integers(2, len(AGENT_IDS)))]
     for agent_id in agent_ids:
         floor.at(draw_login(data, agent_id), 0.0)
@@ -353,7 +419,7 @@ def run_floor(data: DataObject, *, late_events: bool = False,
         event = draw_event(data, floor, agent_ids)
         deadline = floor.engine.next_deadline()
         if isinstance(event, ev.Tick) and data.draw(st.booleans()) and deadline is not None:
-            now = max(deadline, floor.now)
+            now = max(deadline, floor.now)  # a Tick right at the next deadline
         else:
             now = floor.now + data.draw(st.sampled_from(STEPS))
         floor.at(event, now)
@@ -362,35 +428,16 @@ def run_floor(data: DataObject, *, late_events: bool = False,
 # ---------------------------------------------------------------------------- properties
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_invariants_hold_under_random_events_with_the_hub_clock(data: DataObject) -> None:
-    run_floor(data)
+    run_floor(data, late_events=False)
 
 
-_FIND_QUICKLY = settings(max_examples=300, deadline=None, derandomize=True, database=None,
-                         phases=[Phase.explicit, Phase.generate],
-                         suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bugs: next_deadline() discards a TIER_WIDENS/MAX_WAIT timer whose call is "
-    "ringing when asked, and _fire_due_timers drops a MAX_WAIT that falls due while the "
-    "call rings, so between events an agent idles while a call it may take waits, or a "
-    "call waits past max_wait with no callback offered (see test_engine.py: "
-    "test_widening_timer_survives_a_ring_that_ends_in_requeue, "
-    "test_call_ringing_at_its_max_wait_is_offered_a_callback_once_it_waits_again)"))
-@_FIND_QUICKLY
-@given(st.data())
-def test_nothing_is_overdue_between_events(data: DataObject) -> None:
-    run_floor(data, check_between_events=True)
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: an event arriving after a deadline but before its Tick is validated "
-    "before the due timers fire and applied after them (KeyError, or an agent BUSY with "
-    "no call); see test_event_arriving_after_a_deadline_before_its_tick_is_handled_cleanly"))
-@_FIND_QUICKLY
+@settings(max_examples=200, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_invariants_hold_when_events_arrive_after_their_deadline(data: DataObject) -> None:
+    """The hub's timer may run after a message that arrived past a deadline."""
     run_floor(data, late_events=True)
