@@ -17,6 +17,7 @@ import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
 import { maskPhone } from "./caller/format.js";
 import { deviceToken, wipeStorage } from "./kiosk/provisioning.js";
 import { IdleTimer } from "./kiosk/idle-timer.js";
+import { followCall } from "./caller/call-screens.js";
 
 /** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
 const KIOSK_MATTERS = ["water", "electricity", "gas", "transport", "citizen-card", "tv", "other"];
@@ -134,72 +135,17 @@ function renderCallbackDone() {
 i18n.addEventListener("change", renderCallbackDone);
 
 function follow(current) {
-  const on = (type, handler) => current.addEventListener(type, (event) => {
-    if (current === call) handler(event.detail);
-  });
-  on("queue", (detail) => queue.update(detail));
-  on("requeued", () => {
-    chime.stopRing();
-    queue.requeued();
-    screens.show("queue");
-  });
-  on("ringing", () => {
-    screens.show("connecting");
-    chime.ring();
-  });
-  on("callback_offer", ({ reason }) => {
-    callbackOffer.show(reason);
-    if (screens.is("queue")) {
-      screens.show("callback");
-      chime.ding();
-    }
-  });
-  on("callback_registered", () => {
-    renderCallbackDone();
-    screens.show("callback-done");
-  });
-  on("connected", ({ peer }) => {
-    inCall.setPeer(peer);
-    if (!screens.is("in-call")) {
-      chime.connected();
-      screens.show("in-call");
-    }
-  });
-  on("localstream", ({ stream }) => inCall.setLocal(stream));
-  on("remotestream", ({ stream }) => inCall.setRemote(stream));
-  on("mediaproblem", ({ problem }) => inCall.showNotice(
-    { no_camera: "media_no_camera", no_microphone: "media_no_microphone" }[problem] || "media_failed"));
-  on("link", ({ state }) => {
-    queue.setLink(state);
-    inCall.setLinkDown(state === "reconnecting");
-  });
-  on("peer", ({ status }) => inCall.setPeerDown(status === "reconnecting"));
-  on("ended", ({ reason, wasConnected }) => {
-    chime.stop();
-    inCall.reset();
-    if (wasConnected) {
-      rating.reset();
-      screens.show("rating");
-    } else if (reason === "callback") {
-      // callback_registered follows with the confirmation; do not wait forever for it
-      setTimeout(() => {
-        if (current === call && screens.is("callback")) screens.show("callback-done");
-      }, 5000);
-    } else if (reason === "caller_hangup") {
-      privacyReset();
-    } else {
-      notice("ended_title", reason === "caller_lost" ? "ended_lost" : "ended_unanswered");
-    }
-  });
-  on("error", ({ code, fatal }) => {
-    if (!fatal) return;
-    if (code === "invalid_kiosk_token") {
-      call.dispose();
-      call = null;
-      screens.show("not-provisioned");
-      return;
-    }
-    notice("error_title", i18n.has(`error.${code}`) ? `error.${code}` : "error.unknown");
+  followCall(current, () => call, { screens, queue, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {
+    afterHangup: privacyReset,
+    onFatalError: (code) => {
+      if (code === "invalid_kiosk_token") {
+        call.dispose();
+        call = null;
+        screens.show("not-provisioned");
+        return;
+      }
+      notice("error_title", i18n.has(`error.${code}`) ? `error.${code}` : "error.unknown");
+    },
   });
 }
 
