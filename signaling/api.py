@@ -83,10 +83,17 @@ def build_router() -> APIRouter:
                 "sessions": len(hub.sessions)}
 
     @router.post("/api/login")
-    async def login(body: LoginRequest, hub: HubDep) -> dict[str, Any]:
+    async def login(body: LoginRequest, hub: HubDep, request: Request) -> dict[str, Any]:
+        address = request.client.host if request.client else "?"
+        wait = hub.login_throttle.blocked_for(body.username, address, time.time())
+        if wait > 0:
+            raise ApiError(429, "too_many_attempts",
+                           f"too many failed logins; try again in {int(wait) + 1} s")
         account = await hub.accounts.authenticate(body.username, body.password)
         if account is None:
+            hub.login_throttle.failed(body.username, address, time.time())
             raise ApiError(401, "invalid_credentials", "wrong username or password")
+        hub.login_throttle.succeeded(body.username, address)
         token = sign(hub.secret, "agent", account.id, time.time(),
                      hub.settings.agent_token_ttl)
         return {"token": token, "expires_in": hub.settings.agent_token_ttl,

@@ -19,6 +19,7 @@ from typing import Any
 from . import protocol as p
 from .connection import Connection
 from .ice import ice_servers_for
+from .ratelimit import LoginThrottle
 from .routing import actions as act
 from .routing import events as ev
 from .routing.engine import Engine
@@ -118,6 +119,7 @@ class Hub:
         self.agent_profiles: dict[str, dict[str, Any]] = {}
         self.wrapping: dict[str, str] = {}  # agent id -> call id of its wrap-up
         self.skills: set[str] = set()
+        self.login_throttle = LoginThrottle()
         self._timer: asyncio.TimerHandle | None = None
         self._logout_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()

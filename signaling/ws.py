@@ -22,6 +22,9 @@ from .routing.model import RoutingError
 log = logging.getLogger(__name__)
 
 AUTH_TIMEOUT = 15.0
+#: a caller socket without a call that stays silent this long is closed (idle sockets are
+#: free for a client and not for the server)
+CALLER_IDLE_TIMEOUT = 300.0
 MAX_AUTH_FAILURES = 3
 MAX_RATE_VIOLATIONS = 100
 
@@ -61,11 +64,16 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
             timeout = None
             if role is Role.AGENT and conn.agent_id is None:
                 timeout = max(0.0, auth_deadline - loop.time())
+            elif role is Role.CALLER and conn.call_id is None:
+                timeout = CALLER_IDLE_TIMEOUT
             try:
                 frame = await asyncio.wait_for(ws.receive(), timeout)
             except TimeoutError:
-                conn.send(p.error("auth_timeout", "no auth message in time"))
-                conn.close(4401, "authentication timeout")
+                if role is Role.AGENT:
+                    conn.send(p.error("auth_timeout", "no auth message in time"))
+                    conn.close(4401, "authentication timeout")
+                else:
+                    conn.close(1000, "idle without a call")
                 break
             if frame["type"] == "websocket.disconnect":
                 break

@@ -322,3 +322,18 @@ async def test_enterprise_callers_cannot_jump_the_queue(live_server: LiveServer)
     assert (await elder.expect("queued"))["position"] == 1
     for client in (first, guest, elder):
         await client.close()
+
+
+async def test_repeated_wrong_passwords_are_throttled(live_server: LiveServer) -> None:
+    async with httpx.AsyncClient() as client:
+        codes = []
+        for _ in range(6):
+            response = await client.post(f"{live_server.http}/api/login",
+                                         json={"username": "demo-agent-2", "password": "x"})
+            codes.append(response.status_code)
+        assert codes == [401] * 5 + [429]
+        assert response.json()["code"] == "too_many_attempts"
+        # Even the right password waits: the guesser must not learn it was right.
+        right = await client.post(f"{live_server.http}/api/login",
+                                  json={"username": "demo-agent-2", "password": "demo"})
+        assert right.status_code == 429

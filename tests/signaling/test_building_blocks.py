@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from signaling.ice import ice_servers_for, turn_rest_credential
-from signaling.ratelimit import TokenBucket
+from signaling.ratelimit import LoginThrottle, TokenBucket
 from signaling.settings import Settings
 from signaling.tokens import TokenError, sign, verify
 from signaling.validators import (
@@ -98,3 +98,13 @@ def test_settings_from_environment_and_toml(tmp_path: Path,
     assert settings.port == 9100  # the environment wins over the file
     assert settings.turn_urls == ["turn:a:3478", "turn:b:3478"]
     assert Settings(port=9200).port == 9200  # the CLI wins over both
+
+
+def test_login_throttle_blocks_after_failures_per_user_and_address() -> None:
+    throttle = LoginThrottle(max_failures=3, window=60)
+    for t in range(3):
+        assert throttle.blocked_for("demo-agent-1", "10.0.0.9", now=t) == 0
+        throttle.failed("demo-agent-1", "10.0.0.9", now=t)
+    assert throttle.blocked_for("demo-agent-1", "10.0.0.9", now=3) == 57
+    assert throttle.blocked_for("demo-agent-1", "10.0.0.7", now=3) == 0  # the agent's own PC
+    assert throttle.blocked_for("demo-agent-1", "10.0.0.9", now=61) == 0  # window passed
