@@ -12,7 +12,13 @@ import secrets
 from typing import Any
 
 from .settings import Settings
-from .store import AccountExists, AccountRepository, Database, KioskRepository
+from .store import (
+    AccountExists,
+    AccountRepository,
+    CatalogRepository,
+    Database,
+    KioskRepository,
+)
 
 
 def parse_skills(text: str) -> dict[str, int]:
@@ -53,6 +59,12 @@ async def run_admin(args: argparse.Namespace) -> int:
     try:
         await db.create_all()
         if args.action == "add-agent":
+            known = {skill.code for skill in await CatalogRepository(db).list_skills()}
+            unknown = sorted(set(args.skills) - known) if known else []
+            if unknown:
+                print(f"unknown skill(s) {', '.join(unknown)}; the catalog has: "
+                      f"{', '.join(sorted(known))}")
+                return 2
             password = args.password or secrets.token_urlsafe(10)
             try:
                 await AccountRepository(db).create(

@@ -1,4 +1,5 @@
-"""``cloud-agent`` command line: serve, call (headless caller), answer (headless agent)."""
+"""``cloud-agent`` command line: serve, call (headless caller), answer (headless agent),
+admin (accounts and kiosks)."""
 
 from __future__ import annotations
 

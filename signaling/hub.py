@@ -606,10 +606,15 @@ class Hub:
         if message.call_id is not None and message.call_id != call_id:
             raise HubError("forbidden", "that is not your last call")
         agent = self.engine.agents.get(agent_id)
-        if agent is not None and agent.activity is Activity.WRAP_UP:
+        try:
+            if agent is None or agent.activity is not Activity.WRAP_UP:
+                raise RoutingError("not_in_wrap_up", "you are not in wrap-up")
             self.apply(ev.AgentEndWrapUp(agent_id))
-        elif message.call_id is None:
-            raise HubError("not_in_wrap_up", "you are not in wrap-up")
+        except RoutingError as exc:
+            # The timer may have ended wrap-up first (even within this very event);
+            # notes that name the last call are still wanted.
+            if exc.code != "not_in_wrap_up" or message.call_id is None:
+                raise
         if call_id is not None and (message.outcome or message.notes):
             await self._call_recorded(call_id)
             saved = await self.call_records.set_wrap_up(

@@ -1,8 +1,7 @@
 // Callback requests to place (GET /api/callbacks): claim one → its number shows → done.
 //
-// The list shows numbers masked; the full number is shown only for a callback this agent
-// claimed. Claimed items are kept for the browser session, since the server's list holds
-// pending items only.
+// The server lists pending callbacks with masked numbers, and the ones this agent has
+// claimed and not completed with the full number (so they survive a sign-out).
 
 import { h } from "./dom.js";
 import { ago, groupPhone, maskPhone } from "./format.js";
@@ -43,8 +42,13 @@ export class Callbacks {
   async load() {
     try {
       const data = await this.api.callbacks();
+      const items = data.callbacks || [];
+      const mine = items.filter((c) => c.status === "claimed");
+      const known = new Set(this.claimed.map((c) => c.id));
+      this.claimed = [...this.claimed, ...mine.filter((c) => !known.has(c.id))];
+      this._saveClaimed();
       const claimedIds = new Set(this.claimed.map((c) => c.id));
-      this.pending = (data.callbacks || []).filter((c) => !claimedIds.has(c.id));
+      this.pending = items.filter((c) => c.status !== "claimed" && !claimedIds.has(c.id));
       this.failed = false;
     } catch (error) {
       if (error.status === 401) return;

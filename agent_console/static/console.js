@@ -129,6 +129,8 @@ class AgentConsole {
 
   /** Leave the console; `errorKey` explains why when it was not the agent's choice. */
   signOut(errorKey = null) {
+    // Say so, so the server logs the agent out now rather than after the reconnect grace.
+    if (this.signaling) this.signaling.send({ type: "logout" });
     if (this.signaling) this.signaling.close();
     this.signaling = null;
     clearInterval(this.pingTimer);
@@ -232,7 +234,16 @@ class AgentConsole {
     if (state === "ready" || state === "not_ready" || state === "offline") {
       this.incoming.hide();
       if (this.wrapUp.open) {
-        if (this.wrapUp.dirty) this.toasts.info(this.i18n.t("wrapup.expired"));
+        if (this.wrapUp.dirty && this.wrapUp.callId) {
+          // The timer ended wrap-up while the agent was typing: the server still takes
+          // notes that name the call, so keep them instead of throwing them away.
+          this.endWrapUp({
+            callId: this.wrapUp.callId,
+            outcome: this.wrapUp.outcome.value || null,
+            notes: this.wrapUp.notes.value.trim(),
+          });
+          this.toasts.info(this.i18n.t("wrapup.expired"));
+        }
         this.wrapUp.hide();
         this.history.refreshSoon();
         this.workspace.focus({ preventScroll: true });

@@ -133,7 +133,7 @@ export const STRINGS = entries({
   "wrapup.remaining": ["剩余时间 · 到时自动结束", "left · then it ends by itself"],
   "wrapup.unlimited": ["不限时 · 完成后点击“完成并继续”", "no time limit · press Done when finished"],
   "wrapup.saved": ["话后记录已保存", "Wrap-up saved"],
-  "wrapup.expired": ["话后处理时间已到，未提交的记录未保存", "Wrap-up time ran out; unsent notes were not saved"],
+  "wrapup.expired": ["话后处理时间已到，已为您保存填写的记录", "Wrap-up time ran out; your notes were saved"],
   "wrapup.hint": ["Ctrl+Enter 提交", "Ctrl+Enter to submit"],
 
   "outcome.resolved": ["已办结", "Resolved"],

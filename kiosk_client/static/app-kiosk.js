@@ -116,7 +116,10 @@ function startCall(skill) {
   screens.show("queue");
   call = new CallerCall();
   follow(call);
-  call.start({ skill, kiosk_token: token, language: i18n.language });
+  // Elder mode is chosen for older and disabled citizens, often with the centre's staff:
+  // their calls are served first (the server honours priority from kiosks only).
+  const elder = elderButton.getAttribute("aria-pressed") === "true";
+  call.start({ skill, kiosk_token: token, language: i18n.language, priority: elder });
 }
 
 function notice(titleKey, textKey) {

@@ -9,7 +9,7 @@ Transition rules (the only place agent activity and call status change):
     call   WAITING|RINGING --caller hangup/grace over--> ENDED abandoned
     call   WAITING|RINGING --callback accepted-->     ENDED callback
     call   CONNECTED --either hangup, agent lost, caller grace over--> ENDED completed
-                                                     (agent BUSY -> WRAP_UP, or IDLE if away)
+                                                     (agent BUSY -> WRAP_UP)
     agent  WRAP_UP   --timer or agent-->  IDLE
 
 Presence (the agent's choice) is changed by the agent, except one system move: after

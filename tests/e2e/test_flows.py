@@ -81,6 +81,9 @@ async def test_kiosk_call_rings_console_both_play_video_then_rating_and_wrap_up(
 async def test_kiosk_keeps_its_place_and_its_call_across_socket_drops(
         start_server: StartServer, new_page: NewPage) -> None:
     server = await start_server(resume_grace=20)
+    # An agent is signed in but away, so the caller waits (no "nobody here" callback offer).
+    console = await new_page("console", viewport=LAPTOP)
+    await sign_in(console, server)
     # Hold the kiosk's sockets in our hands so we can cut them like a network blip.
     kiosk = await new_page("kiosk", viewport=KIOSK, has_touch=True)
     sockets: list[tuple[WebSocketRoute, WebSocketRoute]] = []
@@ -100,19 +103,19 @@ async def test_kiosk_keeps_its_place_and_its_call_across_socket_drops(
     await kiosk.route_web_socket("**/ws/caller", through)
     await kiosk.goto(f"{server.http}/kiosk?token=demo-kiosk")
     await kiosk_picks_water(kiosk)
+    await expect(by_id(kiosk, "queue-position")).to_be_visible()
     await expect(by_id(kiosk, "queue-position")).to_contain_text("1")
     call_id = next(iter(server.hub.callers))
 
     # Drop while waiting: the page says so, comes back by itself, keeps place 1.
     await blip()
     await eventually(lambda: _resolved(len(sockets) >= 2), 10, "a reconnect")
-    assert server.hub.callers[call_id].connection is not None
+    await expect(by_id(kiosk, "queue-position")).to_be_visible()
     await expect(by_id(kiosk, "queue-position")).to_contain_text("1")
+    assert server.hub.callers[call_id].connection is not None
     assert next(iter(server.hub.callers)) == call_id
 
-    # An agent answers; then drop again while in the call: the call survives.
-    console = await new_page("console", viewport=LAPTOP)
-    await sign_in(console, server)
+    # The agent comes back and answers; then drop again in the call: the call survives.
     await by_id(console, "state-ready").click()
     await expect(by_id(console, "incoming-call")).to_be_visible()  # rings at once
     await by_id(console, "accept-button").click()
@@ -139,3 +142,20 @@ async def test_kiosk_keeps_its_place_and_its_call_across_socket_drops(
 async def _resolved(value: bool) -> bool:
     await asyncio.sleep(0)
     return value
+
+
+async def test_elder_mode_call_is_served_first(live_server: LiveServer,
+                                                new_page: NewPage) -> None:
+    from tests.protocol.wsclient import agent, caller
+
+    away = await agent(live_server, "demo-agent-2", ready=False)  # staffed: no callback offer
+    earlier, queued = await caller(live_server, "water")
+    assert queued["position"] == 1
+    kiosk = await open_kiosk(new_page, live_server, "portrait")
+    await by_id(kiosk, "elder-mode").tap()
+    await kiosk_picks_water(kiosk)
+    await expect(by_id(kiosk, "queue-position")).to_be_visible()
+    await expect(by_id(kiosk, "queue-position")).to_contain_text("1")
+    await earlier.expect("position", position=2)
+    await earlier.close()
+    await away.close()
