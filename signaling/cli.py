@@ -19,7 +19,7 @@ def _settings_help() -> str:
     lines = ["settings (environment variables; also keys of the TOML file named by",
              "CLOUD_AGENT_CONFIG_FILE, in lower case without the prefix):"]
     for name, field in Settings.model_fields.items():
-        default = field.default if field.default_factory is None else field.default_factory()
+        default = field.get_default(call_default_factory=True)
         lines.append(f"  CLOUD_AGENT_{name.upper():<28} {field.description} "
                      f"[default: {default}]")
     return "\n".join(lines)
