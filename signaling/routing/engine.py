@@ -26,9 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from . import events as ev
 from .actions import (
@@ -44,6 +42,7 @@ from .actions import (
     OfferCancelled,
     PositionChanged,
 )
+from .invariants import find_violations
 from .model import (
     Activity,
     Agent,
@@ -57,31 +56,8 @@ from .model import (
 )
 from .stats import AgentStats, QueueCounters, QueueStats, queue_snapshot
 from .strategies import Strategy, longest_idle
-
-
-class TimerKind(StrEnum):
-    """Why the engine wants to be woken."""
-
-    #: an offer stops ringing
-    OFFER_EXPIRES = "offer_expires"
-    #: an agent's wrap-up ends
-    WRAP_UP_ENDS = "wrap_up_ends"
-    #: an agent's reject/no-answer delay ends
-    AGENT_UNBLOCKED = "agent_unblocked"
-    #: a waiting call reaches a wider tier
-    TIER_WIDENS = "tier_widens"
-    #: a detached caller's grace ends
-    GRACE_ENDS = "grace_ends"
-    #: a waiting call reaches max_wait
-    MAX_WAIT = "max_wait"
-
-
-@dataclass(order=True, frozen=True)
-class _Timer:
-    at: float
-    seq: int
-    kind: TimerKind
-    key: str
+from .tiers import may_serve, preference, queue_may_match
+from .timers import Timer, TimerHeap, TimerKind
 
 
 class Engine:
@@ -95,7 +71,7 @@ class Engine:
         self.calls: dict[str, Call] = {}
         self._queues: dict[tuple[str, str], list[Call]] = {}
         self._counters: dict[tuple[str, str], QueueCounters] = {}
-        self._timers: list[_Timer] = []
+        self._timers = TimerHeap()
         self._seq = 0
         self._dirty: set[tuple[str, str]] = set()
         self._out: list[Action] = []
@@ -147,9 +123,9 @@ class Engine:
 
     def next_deadline(self) -> float | None:
         """When to send the next Tick; None when no timer is pending."""
-        while self._timers and not self._timer_live(self._timers[0]):
-            heapq.heappop(self._timers)
-        return self._timers[0].at if self._timers else None
+        while (head := self._timers.peek()) is not None and not self._timer_live(head):
+            self._timers.pop()
+        return head.at if head is not None else None
 
     def waiting_calls(self, partition: str | None = None) -> list[Call]:
         """Calls in the queue (waiting or ringing), in service order within each queue."""
@@ -205,38 +181,15 @@ class Engine:
 
     def violations(self, now: float) -> list[str]:
         """Broken invariants, empty when healthy. Run by tests and by the live self-check."""
-        problems: list[str] = []
-        holders: dict[str, str] = {}
-        for agent in self.agents.values():
-            if agent.activity in (Activity.RESERVED, Activity.BUSY):
-                if agent.call_id is None or agent.call_id not in self.calls:
-                    problems.append(f"agent {agent.id} is {agent.activity.value} with no call")
-                    continue
-                if agent.call_id in holders:
-                    problems.append(f"call {agent.call_id} held by {holders[agent.call_id]} "
-                                    f"and {agent.id}")
-                holders[agent.call_id] = agent.id
-                call = self.calls[agent.call_id]
-                if call.agent_id != agent.id:
-                    problems.append(f"agent {agent.id} holds {call.id} owned by {call.agent_id}")
-            elif agent.call_id is not None:
-                problems.append(f"agent {agent.id} idle yet holds {agent.call_id}")
-        for call in self.calls.values():
-            if call.status in (CallStatus.RINGING, CallStatus.CONNECTED):
-                holder = self.agents.get(call.agent_id or "")
-                if holder is None or holder.call_id != call.id:
-                    problems.append(f"call {call.id} {call.status.value} without its agent")
-            if call.status in (CallStatus.WAITING, CallStatus.RINGING):
-                if call not in self._queues.get(call.queue_key, []):
-                    problems.append(f"call {call.id} lost from its queue")
-        for queue in self._queues.values():
-            for call in queue:
-                if call.status is not CallStatus.WAITING or call.detached_at is not None:
-                    continue
-                for idle in self.agents.values():
-                    if self._eligible(idle, call, now):
-                        problems.append(f"agent {idle.id} idle while {call.id} waits")
-        return problems
+        return find_violations(self, now)
+
+    def queues(self) -> Mapping[tuple[str, str], Sequence[Call]]:
+        """Calls in each queue ((district, skill) or (district, "@agent")), in order."""
+        return self._queues
+
+    def eligible(self, agent: Agent, call: Call, now: float) -> bool:
+        """Whether ``agent`` is available and allowed to take ``call`` right now."""
+        return self._eligible(agent, call, now)
 
     # ------------------------------------------------------------------ validation
 
@@ -566,7 +519,9 @@ class Engine:
         best_levels: dict[tuple[str, str], int | None] = {}
         candidates: list[list[Call]] = []
         for key, queue in self._queues.items():
-            if queue and self._queue_may_match(key, queue, free, now):
+            if queue and queue_may_match(key[0], key[1],
+                                         min(c.enqueued_at for c in queue), free, now,
+                                         self.config):
                 candidates.append(queue)
         calls: Iterable[Call] = heapq.merge(*candidates, key=lambda c: c.order_key)
         for call in list(calls):
@@ -581,55 +536,31 @@ class Engine:
             if not free:
                 return
 
-    def _queue_may_match(self, key: tuple[str, str], queue: list[Call], free: list[Agent],
-                         now: float) -> bool:
-        """Cheap pre-filter so a long queue nobody free can serve costs nothing."""
-        partition, skill = key
-        if skill.startswith("@"):
-            return any(a.id == skill[1:] for a in free)
-        oldest = min(c.enqueued_at for c in queue)
-        partition_wide = now - oldest >= self.config.widen_to_partition_after
-        return any(a.partition == partition and (partition_wide or skill in a.skills)
-                   for a in free)
-
     def _eligible(self, agent: Agent, call: Call, now: float,
                   best_levels: dict[tuple[str, str], int | None] | None = None) -> bool:
+        """Available now and allowed by the tiers (best levels cached per dispatch)."""
         if not agent.available(now):
             return False
-        if call.target_agent_id is not None:  # an invite follows its agent anywhere
-            return agent.id == call.target_agent_id
-        if agent.partition != call.partition:
-            return False
-        waited = now - call.enqueued_at
-        level = agent.skills.get(call.skill)
-        if level is None:
-            return waited >= self.config.widen_to_partition_after
-        if waited >= self.config.widen_to_all_levels_after:
-            return True
         key = (call.partition, call.skill)
-        if best_levels is None or key not in best_levels:
+        if best_levels is not None and key in best_levels:
+            best = best_levels[key]
+        else:
             best = min((a.skills[call.skill] for a in self._staffed(*key)), default=None)
             if best_levels is not None:
                 best_levels[key] = best
-        else:
-            best = best_levels[key]
-        return best is not None and level <= best
+        return may_serve(agent, call, now, self.config, best)
 
     def _choose(self, call: Call, eligible: list[Agent]) -> Agent:
         """Skill holders before others, best level first; the strategy breaks ties."""
-        def rank(agent: Agent) -> tuple[int, int]:
-            level = agent.skills.get(call.skill)
-            return (0, level) if level is not None else (1, 0)
-        best = min(rank(a) for a in eligible)
-        return self.strategy([a for a in eligible if rank(a) == best])
+        best = min(preference(a, call) for a in eligible)
+        return self.strategy([a for a in eligible if preference(a, call) == best])
 
     # ------------------------------------------------------------------ timers
 
     def _schedule(self, at: float, kind: TimerKind, key: str) -> None:
-        self._seq += 1
-        heapq.heappush(self._timers, _Timer(at, self._seq, kind, key))
+        self._timers.schedule(at, kind, key)
 
-    def _timer_live(self, timer: _Timer) -> bool:
+    def _timer_live(self, timer: Timer) -> bool:
         """Whether a timer still means something; stale ones are dropped unfired."""
         if timer.kind in (TimerKind.WRAP_UP_ENDS, TimerKind.AGENT_UNBLOCKED):
             agent = self.agents.get(timer.key)
@@ -653,8 +584,7 @@ class Engine:
         return call.status in (CallStatus.WAITING, CallStatus.RINGING)
 
     def _fire_due_timers(self, now: float) -> None:
-        while self._timers and self._timers[0].at <= now:
-            timer = heapq.heappop(self._timers)
+        while (timer := self._timers.pop_due(now)) is not None:
             if not self._timer_live(timer):
                 continue
             if timer.kind is TimerKind.OFFER_EXPIRES:
