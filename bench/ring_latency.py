@@ -134,6 +134,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sockets.append(caller)
         await recv_type(caller, "hello")
         latencies: list[float] = []
+        outliers: list[tuple[float, float]] = []  # (seconds into the run, ms) over 20 ms
+        began = time.perf_counter()
         for n in range(args.samples + args.warmup):
             sent = time.perf_counter()
             await caller.send(json.dumps({"type": "call_request", "skill": "water",
@@ -141,6 +143,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             received, call_id = await asyncio.wait_for(offers.get(), 10)
             if n >= args.warmup:
                 latencies.append((received - sent) * 1000)
+                if latencies[-1] > 20:
+                    outliers.append((round(sent - began, 2), round(latencies[-1], 1)))
             await recv_type(caller, "ringing")
             await caller.send(json.dumps({"type": "hangup"}))
             await recv_type(caller, "ended")
@@ -151,6 +155,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p90_ms": round(percentile(latencies, 90), 2),
             "p99_ms": round(percentile(latencies, 99), 2),
             "max_ms": round(max(latencies), 2),
+            "over_20ms": outliers,
         }
     finally:
         for task in drains:

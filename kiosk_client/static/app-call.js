@@ -16,7 +16,7 @@ import { maskPhone, skillName } from "./caller/format.js";
 import { CompanyForm } from "./enterprise/company-form.js";
 import { DeviceCheck } from "./enterprise/device-check.js";
 import { readInvite } from "./enterprise/invite.js";
-import { followCall } from "./caller/call-screens.js";
+import { bindCallControls, followCall } from "./caller/call-screens.js";
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 const screenEl = (name) => document.querySelector(`[data-screen="${name}"]`);
@@ -152,18 +152,8 @@ function follow(current) {
 }
 
 byTestId("cancel-button").addEventListener("click", () => (call ? call.hangup() : backToForm()));
-callbackOffer.addEventListener("keepwaiting", () => {
-  byTestId("callback-reopen").hidden = false;
-  screens.show("queue");
-});
-byTestId("callback-reopen").addEventListener("click", () => screens.show("callback"));
-callbackOffer.addEventListener("accept", ({ detail }) => {
-  callbackPhone = detail.phone;
-  if (!call || !call.acceptCallback(detail.phone)) notice("error_title", "error.connection_lost");
-});
-inCall.addEventListener("mute", ({ detail }) => call && call.setMicrophone(detail.on));
-inCall.addEventListener("camera", ({ detail }) => call && call.setCamera(detail.on));
-inCall.addEventListener("hangup", () => call && call.hangup());
+bindCallControls(() => call, { screens, inCall, callbackOffer, notice, reopenButton: byTestId("callback-reopen") },
+  (phone) => { callbackPhone = phone; });
 rating.addEventListener("rate", async ({ detail }) => {
   if (call) await call.rate(detail.score, 3000);
   screens.show("thanks");

@@ -17,7 +17,7 @@ import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
 import { maskPhone } from "./caller/format.js";
 import { deviceToken, wipeStorage } from "./kiosk/provisioning.js";
 import { IdleTimer } from "./kiosk/idle-timer.js";
-import { followCall } from "./caller/call-screens.js";
+import { bindCallControls, followCall } from "./caller/call-screens.js";
 
 /** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
 const KIOSK_MATTERS = ["water", "electricity", "gas", "transport", "citizen-card", "tv", "other"];
@@ -156,18 +156,8 @@ byTestId("cancel-button").addEventListener("click", () => {
   if (call) call.hangup();
   else privacyReset();
 });
-callbackOffer.addEventListener("keepwaiting", () => {
-  byTestId("callback-reopen").hidden = false;
-  screens.show("queue");
-});
-byTestId("callback-reopen").addEventListener("click", () => screens.show("callback"));
-callbackOffer.addEventListener("accept", ({ detail }) => {
-  callbackPhone = detail.phone;
-  if (!call || !call.acceptCallback(detail.phone)) notice("error_title", "error.connection_lost");
-});
-inCall.addEventListener("mute", ({ detail }) => call && call.setMicrophone(detail.on));
-inCall.addEventListener("camera", ({ detail }) => call && call.setCamera(detail.on));
-inCall.addEventListener("hangup", () => call && call.hangup());
+bindCallControls(() => call, { screens, inCall, callbackOffer, notice, reopenButton: byTestId("callback-reopen") },
+  (phone) => { callbackPhone = phone; });
 
 rating.addEventListener("rate", async ({ detail }) => {
   if (call) await call.rate(detail.score, 3000);

@@ -187,9 +187,14 @@ class Engine:
         """Calls in each queue ((district, skill) or (district, "@agent")), in order."""
         return self._queues
 
-    def eligible(self, agent: Agent, call: Call, now: float) -> bool:
-        """Whether ``agent`` is available and allowed to take ``call`` right now."""
-        return self._eligible(agent, call, now)
+    def eligible(self, agent: Agent, call: Call, now: float,
+                 best_levels: dict[tuple[str, str], int | None] | None = None) -> bool:
+        """Whether ``agent`` is available and allowed to take ``call`` right now.
+
+        ``best_levels`` caches each queue's best staffed level across many questions
+        asked at one instant.
+        """
+        return self._eligible(agent, call, now, best_levels)
 
     # ------------------------------------------------------------------ validation
 

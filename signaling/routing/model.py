@@ -146,9 +146,9 @@ class AgentCounters:
     handled: int = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class Agent:
-    """A logged-in (or known) agent. ``skills`` maps skill code to level, 1 = best."""
+    """A logged-in (or known) agent (an entity: equal only to itself). ``skills`` maps skill code to level, 1 = best."""
 
     id: str
     skills: dict[str, int]
@@ -189,9 +189,10 @@ class Agent:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class Call:
-    """A caller's request for an agent, from the call button to the end."""
+    """A caller's request for an agent, from the call button to the end (an entity:
+    equal only to itself, so finding it in a long queue compares no fields)."""
 
     id: str
     skill: str

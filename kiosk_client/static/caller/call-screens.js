@@ -72,3 +72,26 @@ export function followCall(current, active, ui, hooks) {
     if (fatal) hooks.onFatalError(code);
   });
 }
+
+/**
+ * The in-call and callback controls, the same on both pages; wired once per page.
+ * @param {() => any} active  the page's current call, or null
+ * @param {object} ui  {screens, inCall, callbackOffer, notice, reopenButton}
+ * @param {(phone: string) => void} rememberPhone  keeps the number for the confirmation
+ */
+export function bindCallControls(active, ui, rememberPhone) {
+  const { screens, inCall, callbackOffer, notice, reopenButton } = ui;
+  callbackOffer.addEventListener("keepwaiting", () => {
+    reopenButton.hidden = false;
+    screens.show("queue");
+  });
+  reopenButton.addEventListener("click", () => screens.show("callback"));
+  callbackOffer.addEventListener("accept", ({ detail }) => {
+    rememberPhone(detail.phone);
+    const call = active();
+    if (!call || !call.acceptCallback(detail.phone)) notice("error_title", "error.connection_lost");
+  });
+  inCall.addEventListener("mute", ({ detail }) => active()?.setMicrophone(detail.on));
+  inCall.addEventListener("camera", ({ detail }) => active()?.setCamera(detail.on));
+  inCall.addEventListener("hangup", () => active()?.hangup());
+}
