@@ -148,7 +148,10 @@ class AgentCounters:
 
 @dataclass(eq=False)
 class Agent:
-    """A logged-in (or known) agent (an entity: equal only to itself). ``skills`` maps skill code to level, 1 = best."""
+    """A logged-in (or known) agent; ``skills`` maps skill code to level, 1 = best.
+
+    An entity: equal only to itself.
+    """
 
     id: str
     skills: dict[str, int]
