@@ -15,9 +15,10 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from . import protocol as p
 from .connection import Close, Connection, Role
-from .hub import Hub, HubError
+from .hub import Hub
 from .ratelimit import TokenBucket
 from .routing.model import RoutingError
+from .sessions import HubError
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,164 @@
+"""The agent side of the hub: login on the socket, state, offers, wrap-up, reconnects.
+
+An agent's socket may drop and come back within a grace without losing its state or its
+call; only the agent (or that grace running out) logs it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from . import protocol as p
+from .connection import Connection
+from .routing import events as ev
+from .routing.model import Activity, Presence, RoutingError
+from .sessions import HubError
+from .tokens import TokenError, verify
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+log = logging.getLogger(__name__)
+
+AGENT_RECONNECT_GRACE = 10.0
+
+
+class AgentSide:
+    """Everything an agent's socket may ask of the hub."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+
+    async def handle(self, conn: Connection, message: p.Message) -> None:
+        """Handle one validated agent message; only ``auth`` before authentication."""
+        if conn.agent_id is None:
+            if not isinstance(message, p.Auth):
+                raise HubError("not_authenticated", "send auth first")
+            await self._auth(conn, message)
+            return
+        agent_id = conn.agent_id
+        match message:
+            case p.Auth():
+                raise HubError("already_authenticated", "this connection is logged in")
+            case p.SetStatus(status="ready"):
+                self.hub.apply(ev.AgentSetReady(agent_id))
+            case p.SetStatus(reason=reason):
+                self.hub.apply(ev.AgentSetNotReady(agent_id, reason))
+            case p.SetAutoAnswer(enabled=enabled):
+                self.hub.apply(ev.AgentSetAutoAnswer(agent_id, enabled))
+                self.hub.background_task(self.hub.accounts.set_auto_answer(agent_id, enabled))
+            case p.Accept(call_id=call_id):
+                self.hub.apply(ev.AgentAccept(agent_id, call_id))
+            case p.Reject(call_id=call_id):
+                self.hub.apply(ev.AgentReject(agent_id, call_id))
+            case p.AgentHangup(call_id=call_id):
+                self.hub.apply(ev.AgentHangup(agent_id, call_id))
+            case p.EndWrapUp():
+                await self._end_wrap_up(conn, agent_id, message)
+            case p.Sdp() | p.Ice():
+                await self.hub.relay(conn, message)
+            case p.Ping():
+                conn.send(p.outbound("pong"))
+            case p.Logout():
+                self.hub.agents.pop(agent_id, None)
+                conn.agent_id = None
+                self.hub.apply(ev.AgentLogout(agent_id))
+                conn.close(1000, "logged out")
+
+    async def _auth(self, conn: Connection, message: p.Auth) -> None:
+        try:
+            claims = verify(self.hub.secret, "agent", message.token, time.time())
+        except TokenError as exc:
+            raise HubError("invalid_token", f"login not valid: {exc}") from None
+        account = await self.hub.accounts.get(claims["sub"])
+        if account is None or account.role not in ("agent", "supervisor"):
+            raise HubError("invalid_token", "no such agent")
+        previous = self.hub.agents.get(account.id)
+        if previous is not None and previous is not conn:
+            previous.agent_id = None
+            previous.close(4001, "replaced by a newer login")
+        pending = self.hub.logout_timers.pop(account.id, None)
+        if pending is not None:
+            pending.cancel()
+        conn.agent_id = account.id
+        self.hub.agents[account.id] = conn
+        self.hub.agent_profiles[account.id] = {
+            "id": account.id, "display_name": account.display_name,
+            "skills": dict(account.skills), "partition": account.partition,
+            "role": account.role,
+        }
+        known = self.hub.engine.agents.get(account.id)
+        auto_answer = known.auto_answer if known is not None and \
+            known.presence is not Presence.OFFLINE else account.auto_answer
+        now = self.hub.now()
+        actions = self.hub.engine.handle(ev.AgentLogin(account.id, dict(account.skills),
+                                                   account.partition, auto_answer), now)
+        agent = self.hub.engine.agents[account.id]
+        current = agent.call_id if agent.call_id in self.hub.sessions else None
+        # 'authenticated' first, then whatever the login caused (state, maybe an offer).
+        conn.send(p.outbound(
+            "authenticated", agent=self.hub.agent_profiles[account.id],
+            **{**self.hub.agent_state_fields(account.id, now), "call_id": current
+               or self.hub.agent_state_fields(account.id, now).get("call_id")}))
+        self.hub.deliver(actions, now)
+        self.hub.arm_timer()
+        if current is not None:
+            session = self.hub.sessions[current]
+            conn.send(self.hub.connected_for_agent(session, self.hub.callers[current]))
+            self.hub.to_caller(current, p.outbound("peer_status", call_id=current,
+                                                status="connected"))
+        self.hub.send_snapshot(conn)
+
+    async def _end_wrap_up(self, conn: Connection, agent_id: str, message: p.EndWrapUp) -> None:
+        """End wrap-up and keep the notes; notes for the last call are kept even when the
+        wrap-up timer ended first (the agent was still typing)."""
+        call_id = self.hub.wrapping.get(agent_id)
+        if message.call_id is not None and message.call_id != call_id:
+            raise HubError("forbidden", "that is not your last call")
+        agent = self.hub.engine.agents.get(agent_id)
+        try:
+            if agent is None or agent.activity is not Activity.WRAP_UP:
+                raise RoutingError("not_in_wrap_up", "you are not in wrap-up")
+            self.hub.apply(ev.AgentEndWrapUp(agent_id))
+        except RoutingError as exc:
+            # The timer may have ended wrap-up first (even within this very event);
+            # notes that name the last call are still wanted.
+            if exc.code != "not_in_wrap_up" or message.call_id is None:
+                raise
+        if call_id is not None and (message.outcome or message.notes):
+            await self.hub.call_recorded(call_id)
+            saved = await self.hub.call_records.set_wrap_up(
+                call_id, agent_id=agent_id, outcome=message.outcome or None,
+                notes=message.notes or None)
+            if not saved:
+                raise HubError("not_saved", "the call record was not found; notes not saved")
+            conn.send(p.outbound("wrap_up_saved", call_id=call_id))
+
+    def disconnected(self, conn: Connection) -> None:
+        """The console went away: log the agent out unless it is back within a grace."""
+        agent_id = conn.agent_id
+        if agent_id is None or self.hub.agents.get(agent_id) is not conn:
+            return
+        del self.hub.agents[agent_id]
+        if agent_id in self.hub.engine.agents:
+            self.hub.apply(ev.AgentDetached(agent_id))
+        loop = asyncio.get_running_loop()
+        self.hub.logout_timers[agent_id] = loop.call_later(
+            AGENT_RECONNECT_GRACE, self._logout_after_grace, agent_id)
+        session = next((s for s in self.hub.sessions.values() if s.agent_id == agent_id), None)
+        if session is not None:
+            self.hub.to_caller(session.call_id, p.outbound(
+                "peer_status", call_id=session.call_id, status="reconnecting"))
+
+    def _logout_after_grace(self, agent_id: str) -> None:
+        self.hub.logout_timers.pop(agent_id, None)
+        if agent_id in self.hub.agents or agent_id not in self.hub.engine.agents:
+            return
+        try:
+            self.hub.apply(ev.AgentLogout(agent_id))
+        except RoutingError:
+            log.exception("logout of %s failed", agent_id)
