@@ -44,7 +44,10 @@ def mount(app: FastAPI) -> None:
 
     @app.get("/kiosk", response_class=HTMLResponse, include_in_schema=False)
     async def kiosk_page(request: Request) -> HTMLResponse:
-        return _page(request, "kiosk.html", page="kiosk")
+        settings = request.app.state.settings
+        return _page(request, "kiosk.html", page="kiosk",
+                     idle_seconds=settings.kiosk_idle_seconds,
+                     rating_idle_seconds=settings.kiosk_rating_idle_seconds)
 
     @app.get("/call", response_class=HTMLResponse, include_in_schema=False)
     async def enterprise_page(request: Request) -> HTMLResponse:

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
                                     "TURN REST credentials.")
     turn_ttl: int = Field(3600, gt=0, description="Lifetime of minted TURN credentials.")
 
+    kiosk_idle_seconds: float = Field(60.0, gt=0, description="Seconds without a touch "
+                                      "before a kiosk wipes itself (menus, callback form).")
+    kiosk_rating_idle_seconds: float = Field(15.0, gt=0, description="Seconds the kiosk's "
+                                             "rating screen waits before wiping itself.")
+
     demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
 
     @field_validator("stun_urls", "turn_urls", mode="before")

@@ -22,9 +22,15 @@ import { bindCallControls, followCall } from "./caller/call-screens.js";
 /** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
 const KIOSK_MATTERS = ["water", "electricity", "gas", "transport", "citizen-card", "tv", "other"];
 
-/** Seconds without a touch before the kiosk wipes itself; null: never on that screen. */
+/** Seconds without a touch before the kiosk wipes itself; null: never on that screen.
+ *  The server's settings give the menu and rating limits (kiosk_idle_seconds, ...). */
+const stageEl = document.querySelector("main.stage");
+const IDLE_SECONDS = Number(stageEl?.dataset.idleSeconds) || 60;
+const RATING_IDLE_SECONDS = Number(stageEl?.dataset.ratingIdleSeconds) || 15;
 const IDLE_LIMITS = {
-  home: 60, matters: 60, notice: 20, "callback-done": 20, rating: 15, callback: 60,
+  home: IDLE_SECONDS, matters: IDLE_SECONDS, callback: IDLE_SECONDS,
+  notice: Math.min(20, IDLE_SECONDS), "callback-done": Math.min(20, IDLE_SECONDS),
+  rating: RATING_IDLE_SECONDS,
   attract: null, queue: null, connecting: null, "in-call": null,
   thanks: null, "not-provisioned": null,
 };
