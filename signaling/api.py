@@ -101,6 +101,18 @@ def build_router() -> APIRouter:
                           "display_name": account.display_name, "role": account.role,
                           "skills": account.skills, "partition": account.partition}}
 
+    @router.get("/api/kiosk")
+    async def this_kiosk(hub: HubDep,
+                         x_kiosk_token: Annotated[str | None, Header()] = None
+                         ) -> dict[str, Any]:
+        """Which kiosk this device token belongs to: the page checks it at start-up, so a
+        revoked or mistyped token is found before a citizen presses the call button."""
+        kiosk = await hub.kiosks.find_by_token(x_kiosk_token) if x_kiosk_token else None
+        if kiosk is None:
+            raise ApiError(401, "invalid_kiosk_token", "this kiosk is not provisioned")
+        return {"id": kiosk.id, "name": kiosk.name, "town": kiosk.town,
+                "partition": kiosk.partition}
+
     @router.get("/api/skills")
     async def skills(hub: HubDep) -> dict[str, Any]:
         return {"skills": [

@@ -213,4 +213,15 @@ if (!token) {
 } else {
   screens.show("attract");
   ensureSkills();
+  checkProvisioning();
+}
+
+/** Ask the server whether this device token is still valid, so a revoked or mistyped token
+ *  shows the technician's screen at once instead of failing a citizen's first call. A
+ *  network problem proves nothing: the kiosk then stays as it is. */
+async function checkProvisioning() {
+  try {
+    const response = await fetch("/api/kiosk", { headers: { "X-Kiosk-Token": token }, cache: "no-store" });
+    if (response.status === 401 && !call) screens.show("not-provisioned");
+  } catch { /* offline: the first call will tell */ }
 }

@@ -337,3 +337,14 @@ async def test_repeated_wrong_passwords_are_throttled(live_server: LiveServer) -
         right = await client.post(f"{live_server.http}/api/login",
                                   json={"username": "demo-agent-2", "password": "demo"})
         assert right.status_code == 429
+
+
+async def test_a_kiosk_can_check_its_own_token(live_server: LiveServer) -> None:
+    async with httpx.AsyncClient() as client:
+        mine = await client.get(f"{live_server.http}/api/kiosk",
+                                headers={"X-Kiosk-Token": "demo-kiosk"})
+        assert mine.status_code == 200 and mine.json()["town"] == "海盐县武原街道"
+        for headers in ({"X-Kiosk-Token": "revoked"}, {}):
+            refused = await client.get(f"{live_server.http}/api/kiosk", headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["code"] == "invalid_kiosk_token"
