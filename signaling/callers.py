@@ -43,6 +43,15 @@ class CallerSide:
         conn.send(p.outbound("pong"))
 
     async def _call_request(self, conn: Connection, message: p.CallRequest) -> None:
+        repeated = self.hub.request_ids.get(message.request_id or "")
+        if repeated is not None and repeated in self.hub.callers:
+            # The same button press again: the first answer was lost with the socket.
+            info = self.hub.callers[repeated]
+            position = self.hub.engine.position_of(repeated) or (1, 0)
+            conn.send(p.outbound("queued", call_id=repeated, resume_token=info.resume_token,
+                                 position=position[0], estimated_wait=position[1]))
+            await self._resume(conn, p.Resume(type="resume", resume_token=info.resume_token))
+            return
         if conn.call_id is not None:
             raise HubError("call_in_progress", "this connection already has a call")
         identities = [x for x in (message.kiosk_token, message.company, message.invite)
@@ -74,9 +83,12 @@ class CallerSide:
         call_id = "c" + secrets.token_hex(8)
         info = CallerInfo(call_id, skill, origin, label, partition,
                           resume_token=secrets.token_urlsafe(24), kiosk_id=kiosk_id,
-                          company=company, language=message.language, connection=conn)
+                          company=company, language=message.language, connection=conn,
+                          request_id=message.request_id)
         self.hub.callers[call_id] = info
         self.hub.resume_tokens[info.resume_token] = call_id
+        if message.request_id is not None:
+            self.hub.request_ids[message.request_id] = call_id
         conn.call_id, conn.language = call_id, message.language
         try:
             # Priority (elderly, disabled: chosen on the kiosk with staff help) is honoured
@@ -88,6 +100,7 @@ class CallerSide:
         except RoutingError:
             self.hub.callers.pop(call_id)
             self.hub.resume_tokens.pop(info.resume_token)
+            self.hub.request_ids.pop(message.request_id or "", None)
             conn.call_id = None
             raise
 

@@ -77,6 +77,7 @@ class Hub:
         self.callbacks = CallbackRepository(db)
         self.callers: dict[str, CallerInfo] = {}
         self.resume_tokens: dict[str, str] = {}
+        self.request_ids: dict[str, str] = {}  # client request id -> call id, while live
         self.sessions: dict[str, LiveSession] = {}
         self.agents: dict[str, Connection] = {}
         self.agent_profiles: dict[str, dict[str, Any]] = {}
@@ -281,6 +282,8 @@ class Hub:
                              disposition=action.disposition.value)
         if info is not None:
             self.resume_tokens.pop(info.resume_token, None)
+            if info.request_id is not None:
+                self.request_ids.pop(info.request_id, None)
             if info.connection is not None:
                 rating_token = sign(self.secret, "rating", action.call_id, time.time(),
                                     RATING_WINDOW)

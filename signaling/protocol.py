@@ -112,6 +112,9 @@ class CallRequest(Message):
     kiosk_token: str | None = Field(default=None, max_length=200)
     company: Company | None = None
     invite: str | None = Field(default=None, max_length=1000)
+    #: a random id the client picks per call button press; sending the same request again
+    #: (after a drop before 'queued' arrived) returns the same call instead of a second one
+    request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,64}$")
 
 
 class Resume(Message):

@@ -26,6 +26,7 @@ class CallerInfo:
     kiosk_id: str | None = None
     company: dict[str, str] | None = None
     language: str = "zh-CN"
+    request_id: str | None = None
     connection: Connection | None = None
 
 

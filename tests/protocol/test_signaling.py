@@ -348,3 +348,20 @@ async def test_a_kiosk_can_check_its_own_token(live_server: LiveServer) -> None:
             refused = await client.get(f"{live_server.http}/api/kiosk", headers=headers)
             assert refused.status_code == 401
             assert refused.json()["code"] == "invalid_kiosk_token"
+
+
+async def test_repeated_call_request_returns_the_same_call(live_server: LiveServer) -> None:
+    request = {"type": "call_request", "skill": "water", "kiosk_token": "demo-kiosk",
+               "request_id": "a3f9c2e1b7d84f06a3f9c2e1b7d84f06"}
+    first = await JsonClient.open(f"{live_server.ws}/ws/caller")
+    await first.send(request)
+    await first.close()  # gone before reading 'queued': did the server get it?
+    await asyncio.sleep(0.2)
+    again = await JsonClient.open(f"{live_server.ws}/ws/caller")
+    await again.send(request)  # the same button press, sent again
+    queued = await again.expect("queued")
+    assert (await again.expect("resumed"))["call_id"] == queued["call_id"]
+    assert [c.id for c in live_server.hub.engine.waiting_calls()] == [queued["call_id"]]
+    await again.send({**request, "request_id": "x" * 8})
+    await again.error("invalid_message")  # too short to be unguessable
+    await again.close()

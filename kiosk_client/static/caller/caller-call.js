@@ -64,7 +64,11 @@ export class CallerCall extends EventTarget {
 
   /** Place a call: request = {skill, language, kiosk_token | company | invite}. */
   start(request) {
-    this.request = { type: "call_request", ...request };
+    // One id per button press: if the socket drops before `queued` arrives, the same
+    // request is sent again and the server answers with the same call, not a second one.
+    const requestId = crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") :
+      Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    this.request = { type: "call_request", request_id: requestId, ...request };
     this.state = "requesting";
     this._connect();
   }
@@ -98,8 +102,8 @@ export class CallerCall extends EventTarget {
       // Without a live peer connection (a reloaded page) the agent must start afresh.
       const restartMedia = this.wasConnected && !(this.session && !this.session.closed);
       this.signaling.send({ type: "resume", resume_token: this.resumeToken, restart_media: restartMedia });
-    } else if (this.state === "requesting" && !reconnect && this.request) {
-      this.signaling.send(this.request);
+    } else if (this.state === "requesting" && this.request) {
+      this.signaling.send(this.request); // again after a drop: same request id, same call
     } else if (this.state === "requesting") {
       // The socket dropped before the server queued us: we cannot know whether it did.
       this._fail("connection_lost", "socket closed before the call was queued");
