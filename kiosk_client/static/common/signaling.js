@@ -9,6 +9,7 @@
 // minutes), so with `keepAliveMs` the client pings and treats a silent server as a drop.
 
 const FINAL_CLOSE_CODES = new Set([
+  1000, // the server ended the session on purpose (logged out, idle without a call)
   4000, // resumed on another connection
   4001, // replaced by a newer login
   4401, // authentication failed
