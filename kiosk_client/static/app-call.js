@@ -12,11 +12,11 @@ import { CallbackOffer } from "./caller/callback-offer.js";
 import { InCallPanel } from "./caller/in-call-panel.js";
 import { RatingPanel } from "./caller/rating-panel.js";
 import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
-import { maskPhone, skillName } from "./caller/format.js";
+import { skillName } from "./caller/format.js";
 import { CompanyForm } from "./enterprise/company-form.js";
 import { DeviceCheck } from "./enterprise/device-check.js";
 import { readInvite } from "./enterprise/invite.js";
-import { bindCallControls, followCall } from "./caller/call-screens.js";
+import { bindCallControls, callbackDoneRenderer, followCall, noticeShower } from "./caller/call-screens.js";
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 const screenEl = (name) => document.querySelector(`[data-screen="${name}"]`);
@@ -127,21 +127,8 @@ function startCall(request) {
   call.start(request);
 }
 
-function notice(titleKey, textKey) {
-  const root = screenEl("notice");
-  for (const [selector, key] of [["[data-notice-title]", titleKey], ["[data-notice-text]", textKey]]) {
-    const el = root.querySelector(selector);
-    el.dataset.i18n = key;
-    el.textContent = i18n.t(key);
-  }
-  screens.show("notice");
-}
-
-function renderCallbackDone() {
-  const text = screenEl("callback-done").querySelector("[data-callback-done-text]");
-  text.textContent = callbackPhone ? i18n.t("callback_done_lead", { phone: maskPhone(callbackPhone) }) : "";
-}
-i18n.addEventListener("change", renderCallbackDone);
+const notice = noticeShower(screens, i18n);
+const renderCallbackDone = callbackDoneRenderer(i18n, () => callbackPhone);
 
 function follow(current) {
   followCall(current, () => call, { screens, queue, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {

@@ -14,10 +14,9 @@ import { CallbackOffer } from "./caller/callback-offer.js";
 import { InCallPanel } from "./caller/in-call-panel.js";
 import { RatingPanel } from "./caller/rating-panel.js";
 import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
-import { maskPhone } from "./caller/format.js";
 import { deviceToken, wipeStorage } from "./kiosk/provisioning.js";
 import { IdleTimer } from "./kiosk/idle-timer.js";
-import { bindCallControls, followCall } from "./caller/call-screens.js";
+import { bindCallControls, callbackDoneRenderer, followCall, noticeShower } from "./caller/call-screens.js";
 
 /** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
 const KIOSK_MATTERS = ["water", "electricity", "gas", "transport", "citizen-card", "tv", "other"];
@@ -128,20 +127,8 @@ function startCall(skill) {
   call.start({ skill, kiosk_token: token, language: i18n.language, priority: elder });
 }
 
-function notice(titleKey, textKey) {
-  const root = screenEl("notice");
-  root.querySelector("[data-notice-title]").textContent = i18n.t(titleKey);
-  root.querySelector("[data-notice-title]").dataset.i18n = titleKey;
-  root.querySelector("[data-notice-text]").textContent = i18n.t(textKey);
-  root.querySelector("[data-notice-text]").dataset.i18n = textKey;
-  screens.show("notice");
-}
-
-function renderCallbackDone() {
-  const text = screenEl("callback-done").querySelector("[data-callback-done-text]");
-  text.textContent = callbackPhone ? i18n.t("callback_done_lead", { phone: maskPhone(callbackPhone) }) : "";
-}
-i18n.addEventListener("change", renderCallbackDone);
+const notice = noticeShower(screens, i18n);
+const renderCallbackDone = callbackDoneRenderer(i18n, () => callbackPhone);
 
 function follow(current) {
   followCall(current, () => call, { screens, queue, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {

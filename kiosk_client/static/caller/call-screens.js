@@ -3,6 +3,8 @@
 // own hang-up (`afterHangup`), the callback phone to prefill (`callbackPhone`) and how a
 // fatal error is shown (`onFatalError`).
 
+import { maskPhone } from "./format.js";
+
 /**
  * @param {EventTarget} current  the CallerCall to follow
  * @param {() => EventTarget|null} active  the page's current call (events of older calls are ignored)
@@ -94,4 +96,28 @@ export function bindCallControls(active, ui, rememberPhone) {
   inCall.addEventListener("mute", ({ detail }) => active()?.setMicrophone(detail.on));
   inCall.addEventListener("camera", ({ detail }) => active()?.setCamera(detail.on));
   inCall.addEventListener("hangup", () => active()?.hangup());
+}
+
+/** A function that shows the notice screen with a title and text (kept translatable). */
+export function noticeShower(screens, i18n) {
+  return (titleKey, textKey) => {
+    const root = document.querySelector('[data-screen="notice"]');
+    for (const [selector, key] of [["[data-notice-title]", titleKey], ["[data-notice-text]", textKey]]) {
+      const el = root.querySelector(selector);
+      el.dataset.i18n = key;
+      el.textContent = i18n.t(key);
+    }
+    screens.show("notice");
+  };
+}
+
+/** Renders the callback confirmation with the masked number, again on a language change. */
+export function callbackDoneRenderer(i18n, phone) {
+  const render = () => {
+    const text = document.querySelector('[data-screen="callback-done"] [data-callback-done-text]');
+    const number = phone();
+    text.textContent = number ? i18n.t("callback_done_lead", { phone: maskPhone(number) }) : "";
+  };
+  i18n.addEventListener("change", render);
+  return render;
 }
