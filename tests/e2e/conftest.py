@@ -1,6 +1,8 @@
 """Real headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, fake media.
 
-Browser tests fail, never skip, when CI=true and Chromium is missing.
+Browser tests fail, never skip, when CI=true and Chromium is missing. Every page a test
+leaves open is checked with axe-core when the test ends (``a11y.py``): a serious or
+critical violation on the final screen fails the test.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.conftest import IN_CI
+from tests.e2e.a11y import SERIOUS, axe_violations, describe
 
 CHROMIUM = os.environ.get("CLOUD_AGENT_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -55,7 +58,10 @@ NewPage = Callable[..., Awaitable[Page]]
 
 @pytest.fixture
 async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterator[NewPage]:
-    """Factory for pages in fresh contexts; a failed test leaves screenshots in artifacts/."""
+    """Factory for pages in fresh contexts; a failed test leaves screenshots in artifacts/.
+
+    When the test passed, each page still open is checked with axe (serious and critical).
+    """
     contexts: list[tuple[str, BrowserContext, Page]] = []
 
     async def make(name: str, viewport: dict[str, int] | None = None,
@@ -72,10 +78,20 @@ async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
         return page
 
     yield make
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
+    report = getattr(request.node, "rep_call", None)
+    test = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
+    problems: list[str] = []
+    if report is not None and report.passed:
+        for name, _, page in contexts:
+            if page.is_closed() or not page.url.startswith("http"):
+                continue
+            found = [v for v in await axe_violations(page) if v["impact"] in SERIOUS]
+            if found:
+                problems.append(f"{name} ({page.url}):\n{describe(found)}")
+                ARTIFACTS.mkdir(exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / f"AXE-{test}-{name}.png"))
+    if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)
-        test = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
         for name, _, page in contexts:
             try:
                 await page.screenshot(path=str(ARTIFACTS / f"FAILED-{test}-{name}.png"))
@@ -85,6 +101,9 @@ async def new_page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIte
                 pass
     for _, context, _ in contexts:
         await context.close()
+    if problems:
+        pytest.fail("axe: serious or critical violations on the final screen of "
+                    + "; ".join(problems), pytrace=False)
 
 
 async def screenshot(page: Page, name: str) -> Path:
