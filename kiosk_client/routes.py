@@ -7,6 +7,7 @@ is allowed the camera and microphone of its own origin only.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -25,17 +26,40 @@ PAGE_HEADERS = {
     # Invite tokens travel in the query string: never hand them to another origin.
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    ),
 }
+
+#: the Content-Security-Policy of the caller pages; {connect} names the page's own origin
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src {connect}; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+#: a Host header that may go into a header value: name or IPv4 or [IPv6], optional port
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def content_security_policy(request: Request) -> str:
+    """The CSP for this request: fetches and WebSockets to the page's own origin only.
+
+    CSP level 3 lets ``'self'`` match ``ws:``/``wss:`` on the page's own host (Chromium,
+    Firefox, Safari >= 15.4); the explicit ``ws://host`` (or ``wss://host`` over HTTPS)
+    keeps older kiosk browsers working without allowing any other host. The scheme is the
+    request's, in which uvicorn honours ``X-Forwarded-Proto`` only from trusted proxies
+    (docs/operations.md, the nginx setup). An unusable Host leaves plain ``'self'``.
+    """
+    host = request.headers.get("host", "")
+    connect = "'self'"
+    if _HOST.match(host):
+        scheme = "wss" if request.url.scheme == "https" else "ws"
+        connect = f"'self' {scheme}://{host}"
+    return CSP.format(connect=connect)
 
 
 def _page(request: Request, template: str, **context: object) -> HTMLResponse:
     response = TEMPLATES.TemplateResponse(request, template, context)
     response.headers.update(PAGE_HEADERS)
+    response.headers["Content-Security-Policy"] = content_security_policy(request)
     return response
 
 

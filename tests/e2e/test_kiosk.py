@@ -13,6 +13,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from playwright.async_api import Page, WebSocketRoute, expect
 
@@ -313,3 +314,31 @@ async def test_pages_are_not_cached_and_may_use_the_camera(live_server: LiveServ
         assert headers["cache-control"] == "no-store"
         assert "camera=(self)" in headers["permissions-policy"]
         assert "microphone=(self)" in headers["permissions-policy"]
+
+
+async def test_pages_connect_only_to_their_own_origin(live_server: LiveServer,
+                                                      new_page: NewPage) -> None:
+    host = live_server.http.removeprefix("http://")
+    for path in ("/kiosk", "/call"):
+        async with httpx.AsyncClient(base_url=live_server.http) as client:
+            csp = (await client.get(path)).headers["content-security-policy"]
+        directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+        assert directives["connect-src"] == f"'self' ws://{host}", path
+        # Behind the documented nginx (a trusted proxy on 127.0.0.1): the HTTPS origin only.
+        async with httpx.AsyncClient(base_url=live_server.http) as client:
+            proxied = await client.get(path, headers={"Host": "video.example.gov.cn",
+                                                      "X-Forwarded-Proto": "https"})
+        assert "connect-src 'self' wss://video.example.gov.cn;" in (
+            proxied.headers["content-security-policy"])
+    # A hostile Host header does not get into the policy.
+    async with httpx.AsyncClient(base_url=live_server.http) as client:
+        odd = await client.get("/kiosk", headers={"Host": "a.example; script-src *"})
+    assert "connect-src 'self';" in odd.headers["content-security-policy"]
+
+    # Under that policy the page still reaches its own server.
+    page = await open_kiosk(new_page, live_server, "landscape")
+    await by_id(page, "attract-screen").tap()
+    await by_id(page, "call-button").tap()
+    await by_id(page, "matter-tv").tap()
+    await expect(by_id(page, "callback-offer")).to_be_visible()
+    assert_quiet(page)
