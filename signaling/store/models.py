@@ -47,6 +47,26 @@ class CallbackStatus(StrEnum):
     DONE = "done"
 
 
+class CallPhase(StrEnum):
+    """How far a call got; the hub writes each phase as the call reaches it, so that a
+    crash leaves a row for every call that was ever queued."""
+
+    #: waiting in the queue (also again after an offer ended unanswered)
+    QUEUED = "queued"
+    #: an agent is being rung (``offered_to``, ``offered_at``)
+    OFFERED = "offered"
+    #: an agent answered (``agent_id``, ``answered_at``); the session is live
+    ANSWERED = "answered"
+    #: over, normally: ``ended_at`` and ``end_reason`` are final
+    ENDED = "ended"
+    #: the server stopped or crashed before the call ended; ``end_reason`` says which
+    INTERRUPTED = "interrupted"
+
+    @property
+    def final(self) -> bool:
+        return self in (CallPhase.ENDED, CallPhase.INTERRUPTED)
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table of the store."""
 
@@ -97,7 +117,8 @@ class Skill(Base):
 
 
 class CallRecord(Base):
-    """What happened to one call, written when it ends and amended by rating and wrap-up."""
+    """What happened to one call: written when it is queued, updated at each phase
+    (``CallPhase``), amended by rating and wrap-up."""
 
     __tablename__ = "calls"
 
@@ -110,6 +131,12 @@ class CallRecord(Base):
     kiosk_id: Mapped[str | None] = mapped_column(String, index=True)
     agent_id: Mapped[str | None] = mapped_column(String, index=True)
     enqueued_at: Mapped[float] = mapped_column(Float)
+    #: a ``CallPhase``; rows from before phases were stored were all written at the end
+    phase: Mapped[str] = mapped_column(String, server_default=CallPhase.ENDED.value,
+                                       index=True)
+    #: the agent rung last, and when (``agent_id`` is only the agent who answered)
+    offered_to: Mapped[str | None] = mapped_column(String)
+    offered_at: Mapped[float | None] = mapped_column(Float)
     answered_at: Mapped[float | None] = mapped_column(Float)
     ended_at: Mapped[float | None] = mapped_column(Float)
     end_reason: Mapped[str | None] = mapped_column(String)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Result, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from signaling.store.database import Database
@@ -24,6 +24,7 @@ from signaling.store.models import (
     AuditEntry,
     Callback,
     CallbackStatus,
+    CallPhase,
     CallRecord,
     Kiosk,
     Role,
@@ -201,8 +202,13 @@ class CatalogRepository:
             return await session.get(Skill, code)
 
 
+#: the phases after which a call record changes only by rating and wrap-up
+FINAL_PHASES = (CallPhase.ENDED.value, CallPhase.INTERRUPTED.value)
+
+
 class CallRepository:
-    """Records of finished calls, with the caller's rating and the agent's wrap-up."""
+    """Call records from the moment a call is queued, with the caller's rating and the
+    agent's wrap-up."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -228,11 +234,39 @@ class CallRepository:
             notes=notes,
         )
 
-    async def recent_for_agent(self, agent_id: str, limit: int = 20) -> list[CallRecord]:
-        """The agent's calls, newest first."""
+    async def interrupt_unfinished(
+        self, *, now: float, reason: str, call_ids: Iterable[str] | None = None
+    ) -> int:
+        """Mark records still in a live phase as interrupted (the server stopped or died
+        before they ended), all of them or only ``call_ids``; returns how many."""
+        condition: ColumnElement[bool] = CallRecord.phase.not_in(FINAL_PHASES)
+        if call_ids is not None:
+            condition = condition & CallRecord.id.in_(builtins.list(call_ids))
+        async with self._db.session() as session, session.begin():
+            result = await session.execute(
+                update(CallRecord)
+                .where(condition)
+                .values(phase=CallPhase.INTERRUPTED.value, ended_at=now, end_reason=reason)
+                .execution_options(synchronize_session=False)
+            )
+        return cast(CursorResult[Any], result).rowcount
+
+    async def last_for_agent(self, agent_id: str) -> CallRecord | None:
+        """The agent's latest call that is over (ended or interrupted), by ``ended_at``."""
         query = (
             select(CallRecord)
-            .where(CallRecord.agent_id == agent_id)
+            .where(CallRecord.agent_id == agent_id, CallRecord.phase.in_(FINAL_PHASES))
+            .order_by(CallRecord.ended_at.desc(), CallRecord.id.desc())
+            .limit(1)
+        )
+        async with self._db.session() as session:
+            return await session.scalar(query)
+
+    async def recent_for_agent(self, agent_id: str, limit: int = 20) -> list[CallRecord]:
+        """The agent's calls that are over, newest first."""
+        query = (
+            select(CallRecord)
+            .where(CallRecord.agent_id == agent_id, CallRecord.phase.in_(FINAL_PHASES))
             .order_by(CallRecord.enqueued_at.desc(), CallRecord.id.desc())
             .limit(limit)
         )

@@ -1,0 +1,162 @@
+"""The store across versions and crashes, on both real backends: an old-shaped table gains
+the columns the code now has, and call records move through their phases.
+
+Each test gets a database of its own: a SQLite file in a temp dir, or a throwaway
+PostgreSQL database on 127.0.0.1:5432 (the PostgreSQL cases skip without it, or fail in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, text
+
+from signaling.store import CallRepository, Database
+from signaling.store.database import StoreUpgradeError, upgrade_tables
+from signaling.store.models import Base
+
+PG_SERVER = "postgres@127.0.0.1:5432"
+
+#: ``calls`` and ``callbacks`` as the store created them before phases, callback outcomes
+#: and addresses existed
+OLD_SCHEMA = [
+    """CREATE TABLE calls (
+        id VARCHAR PRIMARY KEY, skill VARCHAR NOT NULL, origin VARCHAR NOT NULL,
+        caller_label VARCHAR NOT NULL, partition VARCHAR NOT NULL, kiosk_id VARCHAR,
+        agent_id VARCHAR, enqueued_at FLOAT NOT NULL, answered_at FLOAT, ended_at FLOAT,
+        end_reason VARCHAR, wait_s FLOAT, talk_s FLOAT, rating INTEGER, outcome VARCHAR,
+        notes TEXT)""",
+    """CREATE TABLE callbacks (
+        id VARCHAR PRIMARY KEY, call_id VARCHAR NOT NULL, skill VARCHAR NOT NULL,
+        partition VARCHAR NOT NULL, phone VARCHAR NOT NULL, caller_label VARCHAR NOT NULL,
+        created_at FLOAT NOT NULL, status VARCHAR NOT NULL, claimed_by VARCHAR,
+        claimed_at FLOAT, done_at FLOAT)""",
+    """INSERT INTO calls (id, skill, origin, caller_label, partition, agent_id, enqueued_at,
+        answered_at, ended_at, end_reason, rating)
+        VALUES ('c-old', 'water', 'kiosk', '武原街道', 'default', 'agent-a', 10, 13, 73,
+                'caller_hangup', 5)""",
+    """INSERT INTO callbacks (id, call_id, skill, partition, phone, caller_label, created_at,
+        status) VALUES ('cb-old', 'c-x', 'gas', 'default', '13800000000', 'A', 1, 'pending')""",
+]
+
+
+async def _pg_admin(statement: str) -> None:
+    connection = await asyncpg.connect(f"postgresql://{PG_SERVER}/postgres", timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no tables yet (nothing created)."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}")
+        yield database
+        await database.dispose()
+        return
+    name = f"cloud_agent_upgrade_{os.getpid()}_{secrets.token_hex(4)}"
+    try:
+        await _pg_admin(f'CREATE DATABASE "{name}"')
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        message = f"PostgreSQL is not reachable at {PG_SERVER}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    database = Database(f"postgresql+asyncpg://{PG_SERVER}/{name}")
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _columns(db: Database, table: str) -> set[str]:
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(
+            lambda sync: {c["name"] for c in inspect(sync).get_columns(table)})
+
+
+async def test_old_tables_gain_the_new_columns_and_keep_their_rows(empty_db: Database) -> None:
+    async with empty_db.engine.begin() as connection:
+        for statement in OLD_SCHEMA:
+            await connection.execute(text(statement))
+
+    added = await empty_db.create_all()
+
+    assert {"calls.phase", "calls.offered_to", "calls.offered_at"} <= set(added)
+    for table in ("calls", "callbacks"):
+        assert await _columns(empty_db, table) == set(Base.metadata.tables[table].c.keys())
+    calls = CallRepository(empty_db)
+    old = await calls.get("c-old")
+    assert old is not None
+    # Rows from before phases were stored were written when their call ended.
+    assert (old.phase, old.rating, old.end_reason) == ("ended", 5, "caller_hangup")
+    assert [r.id for r in await calls.recent_for_agent("agent-a")] == ["c-old"]
+    async with empty_db.engine.connect() as connection:
+        status = await connection.scalar(text("SELECT status FROM callbacks"))
+    assert status == "pending"
+    assert await empty_db.create_all() == []  # a second start changes nothing
+
+
+async def test_a_not_null_column_without_default_is_refused_before_any_change(
+        empty_db: Database) -> None:
+    async with empty_db.engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE things (id INTEGER PRIMARY KEY)"))
+    metadata = MetaData()
+    Table("things", metadata, Column("id", Integer, primary_key=True),
+          Column("label", String, nullable=True),
+          Column("count", Integer, nullable=False, default=0),
+          Column("owner", String, nullable=False))
+
+    with pytest.raises(StoreUpgradeError, match=r"things\.owner"):
+        async with empty_db.engine.begin() as connection:
+            await connection.run_sync(upgrade_tables, metadata)
+    assert await _columns(empty_db, "things") == {"id"}
+
+    metadata.tables["things"].c.owner.nullable = True
+    async with empty_db.engine.begin() as connection:
+        await connection.execute(text("INSERT INTO things (id) VALUES (1)"))
+        assert await connection.run_sync(upgrade_tables, metadata) == [
+            "things.label", "things.count", "things.owner"]
+        row = (await connection.execute(text("SELECT label, count, owner FROM things"))).one()
+    assert tuple(row) == (None, 0, None)  # a scalar default fills the rows that exist
+
+
+async def test_live_records_are_interrupted_and_only_final_ones_listed(
+        empty_db: Database) -> None:
+    await empty_db.create_all()
+    calls = CallRepository(empty_db)
+    base = {"skill": "water", "origin": "kiosk", "caller_label": "武原街道",
+            "partition": "default", "enqueued_at": 10.0}
+    await calls.record(id="waiting", phase="queued", **base)
+    await calls.record(id="talking", phase="answered", agent_id="agent-a", answered_at=12.0,
+                       **base)
+    await calls.record(id="done", phase="ended", agent_id="agent-a", answered_at=11.0,
+                       ended_at=50.0, end_reason="caller_hangup", **base)
+    assert [r.id for r in await calls.recent_for_agent("agent-a")] == ["done"]
+    last = await calls.last_for_agent("agent-a")
+    assert last is not None and last.id == "done"
+
+    assert await calls.interrupt_unfinished(now=99.0, reason="server_shutdown",
+                                            call_ids=["talking"]) == 1
+    assert await calls.interrupt_unfinished(now=100.0, reason="server_restart") == 1
+    rows = {r: await calls.get(r) for r in ("waiting", "talking", "done")}
+    assert {r: (c.phase, c.end_reason, c.ended_at) for r, c in rows.items() if c} == {
+        "waiting": ("interrupted", "server_restart", 100.0),
+        "talking": ("interrupted", "server_shutdown", 99.0),
+        "done": ("ended", "caller_hangup", 50.0),
+    }
+    last = await calls.last_for_agent("agent-a")
+    assert last is not None and last.id == "talking"  # the latest to be over
