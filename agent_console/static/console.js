@@ -98,6 +98,7 @@ class AgentConsole {
   async boot() {
     renderIconPlaceholders();
     this.i18n.set(this.i18n.language);
+    this.renderAll();
     this.catalog.load(this.api).then(() => this.renderAll()).catch(() => {});
     if (this.login) this.enter();
     else this.loginForm.show();
@@ -398,6 +399,9 @@ class AgentConsole {
 
   renderAll() {
     document.title = this.i18n.t("app.title");
+    // The button's name is its visible text, in the language it switches to.
+    this.languageSwitch.querySelector('[data-i18n="lang.switch"]').lang = this.i18n.language === "en" ? "zh-CN" : "en";
+    this.languageSwitch.title = this.i18n.t("lang.switch.label");
     this.loginForm.render();
     this.stateBar.render();
     this.idle.render();

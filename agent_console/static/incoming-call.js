@@ -103,6 +103,14 @@ export class IncomingCall {
     byTestId("incoming-matter", this.root).textContent = this.catalog.name(offer.skill);
     const origin = byTestId("incoming-origin", this.root);
     origin.replaceChildren(h("span", { class: "origin-kind" }, who.origin), who.label ? h("strong", {}, who.label) : null);
+    // The caller's language (zh-CN | en), so the agent can answer in it; servers before
+    // the field was added send none, and an unknown code is shown as it came.
+    const language = typeof offer.language === "string" && offer.language ? offer.language : null;
+    this.root.querySelector('[data-role="incoming-language-fact"]').hidden = !language;
+    const languageEl = byTestId("incoming-language", this.root);
+    const languageKey = `language.${language}`;
+    languageEl.textContent = language ? (this.i18n.has(languageKey) ? t(languageKey) : language) : "";
+    languageEl.classList.toggle("foreign", !!language && language !== "zh-CN");
     const company = byTestId("incoming-company", this.root);
     company.hidden = who.extra.length === 0;
     company.replaceChildren(...who.extra.map((line) => h("div", {}, line)));

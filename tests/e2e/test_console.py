@@ -18,6 +18,7 @@ from playwright.async_api import Page, expect
 
 from kiosk_client.headless import CallTimings, place_call
 from tests.conftest import LiveServer, StartServer
+from tests.e2e.a11y import ALL_IMPACTS, assert_accessible
 from tests.e2e.conftest import NewPage, remote_video_playing, screenshot
 from tests.protocol.wsclient import agent, caller
 
@@ -76,6 +77,11 @@ async def no_horizontal_scroll(page: Page) -> None:
     assert widths[0] <= widths[1], f"horizontal scroll: {widths}"
 
 
+async def accessible(page: Page, name: str) -> None:
+    """The console is held to zero axe violations of any impact, not only serious ones."""
+    await assert_accessible(page, name, ALL_IMPACTS)
+
+
 def page_errors(page: Page) -> list[str]:
     return [m for m in page.console_messages  # type: ignore[attr-defined]
             if m.startswith("pageerror") or m.startswith("error")]
@@ -109,12 +115,14 @@ async def test_headless_caller_reaches_console_then_wrap_up_is_recorded(
     page = await new_page("agent")
     await open_console(page, server)
     await screenshot(page, "console-login-laptop")
+    await accessible(page, "console sign-in")
     await sign_in(page, server)
     await go_ready(page)
     await expect(by_id(page, "queue-panel").get_by_test_id("queue-row").first).to_be_visible()
     await expect(by_id(page, "agent-name")).to_contain_text("演示坐席 1")
     await no_horizontal_scroll(page)
     await screenshot(page, "console-ready-laptop")
+    await accessible(page, "console ready, idle")
 
     started = time.perf_counter()
     call_task: asyncio.Task[CallTimings] = asyncio.create_task(
@@ -130,6 +138,7 @@ async def test_headless_caller_reaches_console_then_wrap_up_is_recorded(
         call_id = await alert.get_attribute("data-call-id")
         assert call_id
         await screenshot(page, "console-ringing-laptop")
+        await accessible(page, "console ringing")
 
         accepted = time.perf_counter()
         await by_id(page, "accept-button").click()
@@ -146,6 +155,7 @@ async def test_headless_caller_reaches_console_then_wrap_up_is_recorded(
         await expect(by_id(page, "call-quality")).not_to_have_attribute("data-level", "none")
         await no_horizontal_scroll(page)
         await screenshot(page, "console-in-call-laptop")
+        await accessible(page, "console in a call")
         await page.set_viewport_size(DESKTOP)
         await screenshot(page, "console-in-call-desktop")
         await page.set_viewport_size({"width": 1366, "height": 768})
@@ -188,6 +198,7 @@ async def test_headless_caller_reaches_console_then_wrap_up_is_recorded(
     await by_id(page, "wrapup-outcome").select_option("resolved")
     await by_id(page, "wrapup-notes").fill(notes)
     await screenshot(page, "console-wrapup-laptop")
+    await accessible(page, "console wrap-up")
     await by_id(page, "wrapup-done").click()
     await expect(by_id(page, "agent-state")).to_have_attribute("data-state", "ready")
     await expect(wrap_up).to_be_hidden()
@@ -259,6 +270,56 @@ async def test_reject_reoffers_and_caller_hangup_stops_the_ring(
     assert not page_errors(page), page_errors(page)
 
 
+@pytest.mark.browser
+async def test_ring_timeout_says_the_call_goes_back_to_the_queue_and_may_ring_again(
+        start_server: StartServer, new_page: NewPage) -> None:
+    """With nobody else ready, an unanswered call rings the same agent again: say so."""
+    server = await start_server(ring_timeout=2)
+    page = await new_page("agent")
+    await open_console(page, server)
+    footer = by_id(page, "login-footer")
+    await expect(footer).to_contain_text("不录音录像")
+    await expect(footer).not_to_contain_text("依法记录")
+    await sign_in(page, server)
+    await go_ready(page)
+    waiting, queued = await caller(server, "water")
+    try:
+        alert = by_id(page, "incoming-call")
+        await expect(alert).to_have_attribute("data-call-id", queued["call_id"])
+        countdown = by_id(page, "ring-countdown")
+        await expect(countdown).to_contain_text("退回队列")
+        await expect(countdown).not_to_contain_text("其他坐席")
+        notice = by_id(page, "toast").filter(has_text="未接听")
+        await expect(notice).to_be_visible(timeout=8000)
+        await expect(notice).to_contain_text("已退回队列")
+        await expect(notice).not_to_contain_text("转给其他坐席")
+        await expect(alert).to_be_visible()
+        await expect(alert).to_have_attribute("data-call-id", queued["call_id"])
+        await accessible(page, "console ringing again after a timeout")
+        await by_id(page, "language-switch").click()
+        await expect(countdown).to_contain_text("back to the queue")
+        await expect(countdown).not_to_contain_text("another agent")
+    finally:
+        await waiting.close()
+
+
+@pytest.mark.browser
+async def test_ringing_shows_the_callers_language(live_server: LiveServer,
+                                                  new_page: NewPage) -> None:
+    page = await new_page("agent")
+    await sign_in(page, live_server)
+    await go_ready(page)
+    waiting, queued = await caller(live_server, "water", language="en")
+    try:
+        await expect(by_id(page, "incoming-call")).to_have_attribute("data-call-id",
+                                                                     queued["call_id"])
+        await expect(by_id(page, "incoming-language")).to_have_text("英文")
+        await screenshot(page, "console-ringing-english-caller-laptop")
+        await accessible(page, "console ringing, English-speaking caller")
+    finally:
+        await waiting.close()
+
+
 # ---------------------------------------------------------------- auto-answer
 
 
@@ -325,6 +386,7 @@ async def test_wrong_password_and_keyboard_only_work(live_server: LiveServer,
     await expect(error).to_contain_text("账号或密码错误")
     await expect(by_id(page, "console-app")).to_be_hidden()
     await screenshot(page, "console-login-error-laptop")
+    await accessible(page, "console sign-in error")
 
     await by_id(page, "language-switch").click()
     await expect(by_id(page, "login-submit")).to_have_text("Sign in")
@@ -335,11 +397,13 @@ async def test_wrong_password_and_keyboard_only_work(live_server: LiveServer,
     await by_id(page, "login-password").fill("demo")
     await page.keyboard.press("Enter")
     await expect(by_id(page, "agent-state")).to_have_attribute("data-state", "not_ready")
+    await accessible(page, "console signed in, not ready")
     await by_id(page, "language-switch").click()
     await expect(by_id(page, "agent-state")).to_contain_text("Not ready")
     await expect(by_id(page, "state-ready")).to_have_text("Ready")
     await no_horizontal_scroll(page)
     await screenshot(page, "console-english-laptop")
+    await accessible(page, "console in English")
     await by_id(page, "language-switch").click()
     await expect(by_id(page, "agent-state")).to_contain_text("未就绪")
 
@@ -385,6 +449,7 @@ async def test_wrong_password_and_keyboard_only_work(live_server: LiveServer,
     await expect(by_id(page, "help-dialog")).to_be_visible()
     await expect(by_id(page, "help-dialog")).to_contain_text("Alt")
     await screenshot(page, "console-help-laptop")
+    await accessible(page, "console help dialog")
     await page.keyboard.press("Escape")
     await expect(by_id(page, "help-dialog")).to_be_hidden()
 
