@@ -515,7 +515,9 @@ async def answer_calls(
                     wrap_call = message.get("call_id") or (
                         current.call_id if current else last_call_id)
                     if wrap_call not in wrapped_up:
-                        await signaling.send("end_wrap_up", call_id=wrap_call)
+                        # Wrap-up needs an outcome; a headless agent handled nothing.
+                        await signaling.send("end_wrap_up", call_id=wrap_call,
+                                             outcome="other")
                         wrapped_up.add(wrap_call)
                     if finish_deadline is not None:
                         break

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AGENT_RECONNECT_GRACE = 10.0
+#: how long after a call ended its agent may still save notes on it by ``call_id`` when
+#: this process does not know the agent's last call (it was restarted meanwhile)
+NOTES_AFTER_RESTART_WINDOW = 24 * 3600.0
 
 
 class AgentSide:
@@ -57,7 +60,10 @@ class AgentSide:
                 self.hub.apply(ev.AgentReject(agent_id, call_id))
             case p.AgentHangup(call_id=call_id):
                 self.hub.apply(ev.AgentHangup(agent_id, call_id))
-            case p.EndWrapUp():
+            case p.EndWrapUp(outcome=outcome):
+                if not outcome and self.hub.settings.wrap_up_outcome_required:
+                    raise HubError("outcome_required", "choose an outcome for the call "
+                                   "before ending wrap-up")
                 await self._end_wrap_up(conn, agent_id, message)
             case p.Sdp() | p.Ice():
                 await self.hub.relay(conn, message)
@@ -118,7 +124,10 @@ class AgentSide:
         wrap-up timer ended first (the agent was still typing)."""
         call_id = self.hub.wrapping.get(agent_id)
         if message.call_id is not None and message.call_id != call_id:
-            raise HubError("forbidden", "that is not your last call")
+            if call_id is not None or not await self._last_call_on_record(agent_id,
+                                                                          message.call_id):
+                raise HubError("forbidden", "that is not your last call")
+            call_id = message.call_id
         agent = self.hub.engine.agents.get(agent_id)
         try:
             if agent is None or agent.activity is not Activity.WRAP_UP:
@@ -137,6 +146,13 @@ class AgentSide:
             if not saved:
                 raise HubError("not_saved", "the call record was not found; notes not saved")
             conn.send(p.outbound("wrap_up_saved", call_id=call_id))
+
+    async def _last_call_on_record(self, agent_id: str, call_id: str) -> bool:
+        """Whether the store says ``call_id`` is the agent's latest call that is over and
+        ended within the window; asked only when memory has no last call for the agent."""
+        record = await self.hub.call_records.last_for_agent(agent_id)
+        return (record is not None and record.id == call_id and record.ended_at is not None
+                and time.time() - record.ended_at <= NOTES_AFTER_RESTART_WINDOW)
 
     def disconnected(self, conn: Connection) -> None:
         """The console went away: log the agent out unless it is back within a grace."""

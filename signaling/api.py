@@ -7,38 +7,56 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from .hub import Hub
-from .store.models import Account
+from .ratelimit import LoginThrottle
+from .store import InviteUnusable
+from .store.models import Account, Invite
+from .store.passwords import HashingBusy, HashingGate
 from .tokens import TokenError, sign, verify
 
 
 class ApiError(Exception):
     """An HTTP error with a wire code; rendered by the app's exception handler."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
+
+
+#: REST bodies are as strict as socket messages: no unknown fields, no coerced types
+STRICT_BODY = ConfigDict(extra="forbid", strict=True)
 
 
 class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200)
 
 
 class InviteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
     skill: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     label: str = Field(default="", max_length=100)
     ttl_seconds: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    #: calls the link may carry (1 = single use); capped by the ``invite_max_uses`` setting
+    max_uses: int = Field(default=1, ge=1, le=1000)
+
+
+class CallbackDone(BaseModel):
+    model_config = STRICT_BODY
+    #: the values of ``CallbackOutcome`` (a Literal: strict mode takes no strings for enums)
+    outcome: Literal["resolved", "follow-up", "no-answer", "wrong-number", "other"]
+    notes: str | None = Field(default=None, max_length=4000)
 
 
 def get_hub(request: Request) -> Hub:
@@ -84,16 +102,31 @@ def build_router() -> APIRouter:
 
     @router.post("/api/login")
     async def login(body: LoginRequest, hub: HubDep, request: Request) -> dict[str, Any]:
+        """Check a password, at most ``password_hash_concurrency`` at once (each check is a
+        64 MiB argon2 hash); refuse at once when too many wait, or after repeated failures."""
         address = request.client.host if request.client else "?"
-        wait = hub.login_throttle.blocked_for(body.username, address, time.time())
+        throttle: LoginThrottle = request.app.state.login_throttle
+        hashing: HashingGate = request.app.state.password_hashing
+        wait = throttle.blocked_for(body.username, address, time.time())
         if wait > 0:
+            seconds = int(wait) + 1
             raise ApiError(429, "too_many_attempts",
-                           f"too many failed logins; try again in {int(wait) + 1} s")
-        account = await hub.accounts.authenticate(body.username, body.password)
+                           f"too many failed logins; try again in {seconds} s",
+                           headers={"Retry-After": str(seconds)})
+        try:
+            async with hashing.turn():
+                account = await hub.accounts.authenticate(body.username, body.password)
+        except HashingBusy as busy:
+            raise ApiError(503, "busy", f"too many logins at once; try again in "
+                           f"{busy.retry_after} s",
+                           headers={"Retry-After": str(busy.retry_after)}) from None
         if account is None:
-            hub.login_throttle.failed(body.username, address, time.time())
+            throttle.failed(body.username, address, time.time())
+            await hub.audit_log.append(body.username, "login_failed", {"address": address})
             raise ApiError(401, "invalid_credentials", "wrong username or password")
-        hub.login_throttle.succeeded(body.username, address)
+        throttle.succeeded(body.username, address)
+        await hub.audit_log.append(account.id, "login", {"username": account.username,
+                                                         "address": address})
         token = sign(hub.secret, "agent", account.id, time.time(),
                      hub.settings.agent_token_ttl)
         return {"token": token, "expires_in": hub.settings.agent_token_ttl,
@@ -123,25 +156,54 @@ def build_router() -> APIRouter:
     @router.post("/api/invites")
     async def create_invite(body: InviteRequest, account: AccountDep,
                             hub: HubDep, request: Request) -> dict[str, Any]:
+        """A short opaque link that calls this agent directly, for a number of uses."""
         if body.skill not in hub.skills:
             raise ApiError(422, "unknown_skill", f"no such matter {body.skill!r}")
-        token = hub.make_invite(account.id, account.partition, body.skill, body.label,
-                                body.ttl_seconds)
-        ttl = body.ttl_seconds or hub.settings.invite_ttl
-        return {"token": token, "url": str(request.base_url) + f"call?invite={token}",
-                "expires_at": int(time.time() + ttl)}
+        if body.max_uses > hub.settings.invite_max_uses:
+            raise ApiError(422, "invalid_request", "max_uses: at most "
+                           f"{hub.settings.invite_max_uses}")
+        now = time.time()
+        invite, token = await hub.invites.create(
+            agent_id=account.id, partition=account.partition, skill=body.skill,
+            label=body.label, ttl=body.ttl_seconds or hub.settings.invite_ttl,
+            max_uses=body.max_uses, now=now)
+        await hub.audit_log.append(account.id, "invite_created", {
+            "invite": invite.id, "skill": invite.skill, "max_uses": invite.max_uses,
+            "expires_at": int(invite.expires_at)}, now)
+        return {**invite_fields(invite, now), "token": token,
+                "url": str(request.base_url) + f"call?invite={token}"}
+
+    @router.get("/api/invites")
+    async def list_invites(account: AccountDep, hub: HubDep) -> dict[str, Any]:
+        """The agent's own invites (the links themselves are shown only at creation)."""
+        now = time.time()
+        return {"invites": [invite_fields(i, now)
+                            for i in await hub.invites.list_for_agent(account.id)]}
+
+    @router.delete("/api/invites/{invite_id}")
+    async def revoke_invite(invite_id: str, account: AccountDep,
+                            hub: HubDep) -> dict[str, Any]:
+        now = time.time()
+        if not await hub.invites.revoke(invite_id, account.id, now):
+            raise ApiError(404, "not_found", "no such invite of yours")
+        await hub.audit_log.append(account.id, "invite_revoked", {"invite": invite_id}, now)
+        return {"id": invite_id, "revoked": True}
 
     @router.get("/api/invites/{token}")
     async def read_invite(token: str, hub: HubDep) -> dict[str, Any]:
+        """What the invited person sees before calling: whom and for which matter."""
         try:
-            claims = verify(hub.secret, "invite", token, time.time())
-        except TokenError as exc:
-            raise ApiError(404, "invalid_invite", f"invite link not valid: {exc}") from None
-        account = await hub.accounts.get(claims["sub"])
-        return {"agent": {"id": claims["sub"],
-                          "display_name": account.display_name if account else claims["sub"]},
-                "skill": claims.get("skill"), "label": claims.get("label"),
-                "expires_at": claims["exp"]}
+            invite = await hub.invites.usable(token, time.time())
+        except InviteUnusable as exc:
+            raise ApiError(404, "invalid_invite", f"invite link not valid: {exc.reason}"
+                           ) from None
+        account = await hub.accounts.get(invite.agent_id)
+        return {"agent": {"id": invite.agent_id,
+                          "display_name": account.display_name if account
+                          else invite.agent_id},
+                "skill": invite.skill, "label": invite.label,
+                "expires_at": int(invite.expires_at),
+                "uses_left": invite.max_uses - invite.uses}
 
     @router.get("/api/calls/recent")
     async def recent_calls(account: AccountDep, hub: HubDep) -> dict[str, Any]:
@@ -167,9 +229,13 @@ def build_router() -> APIRouter:
             return {"id": c.id, "skill": c.skill, "phone": phone,
                     "caller_label": c.caller_label, "created_at": c.created_at,
                     "status": c.status}
+        history = await hub.callbacks.list_done_by(account.id)
         return {"callbacks": [item(c, True) for c in pending
                               if c.skill in account.skills or account.role != "agent"]
-                + [item(c, False) for c in mine]}
+                + [item(c, False) for c in mine],
+                "history": [{**item(c, False), "outcome": c.outcome, "notes": c.notes,
+                             "claimed_at": c.claimed_at, "done_at": c.done_at}
+                            for c in history]}
 
     @router.post("/api/callbacks/{callback_id}/claim")
     async def claim_callback(callback_id: str, account: AccountDep,
@@ -180,17 +246,28 @@ def build_router() -> APIRouter:
             raise ApiError(409, "already_claimed", "this callback is taken or gone")
         if account.role == "agent" and wanted.skill not in account.skills:
             raise ApiError(403, "forbidden", "this callback needs a skill you do not hold")
-        item = await hub.callbacks.claim(callback_id, account.id, time.time())
+        now = time.time()
+        item = await hub.callbacks.claim(callback_id, account.id, now)
         if item is None:
             raise ApiError(409, "already_claimed", "this callback is taken or gone")
+        # Claiming reveals a full phone number: who saw whose number is audited.
+        await hub.audit_log.append(account.id, "callback_claimed", {
+            "callback": item.id, "call": item.call_id}, now)
         return {"id": item.id, "phone": item.phone, "status": item.status}
 
     @router.post("/api/callbacks/{callback_id}/complete")
-    async def complete_callback(callback_id: str, account: AccountDep,
+    async def complete_callback(callback_id: str, body: CallbackDone, account: AccountDep,
                                 hub: HubDep) -> dict[str, Any]:
-        if not await hub.callbacks.complete(callback_id, account.id, time.time()):
+        """Finish a claimed callback with how it went; it stays in the agent's history."""
+        now = time.time()
+        notes = (body.notes or "").strip() or None
+        if not await hub.callbacks.complete(callback_id, account.id, now,
+                                            outcome=body.outcome, notes=notes):
             raise ApiError(409, "not_yours", "only the agent who claimed it can complete it")
-        return {"id": callback_id, "status": "done"}
+        await hub.audit_log.append(account.id, "callback_completed", {
+            "callback": callback_id, "outcome": body.outcome}, now)
+        return {"id": callback_id, "status": "done", "outcome": body.outcome,
+                "notes": notes}
 
     @router.get("/api/stats")
     async def stats(account: Annotated[Account, Depends(supervisor)],
@@ -205,6 +282,16 @@ def build_router() -> APIRouter:
         return render_metrics(hub)
 
     return router
+
+
+def invite_fields(invite: Invite, now: float) -> dict[str, Any]:
+    """An invite as the console lists it (never its token)."""
+    return {"id": invite.id, "skill": invite.skill, "label": invite.label,
+            "created_at": int(invite.created_at), "expires_at": int(invite.expires_at),
+            "max_uses": invite.max_uses, "uses": invite.uses,
+            "revoked": invite.revoked_at is not None,
+            "active": invite.revoked_at is None and invite.expires_at >= now
+            and invite.uses < invite.max_uses}
 
 
 def render_metrics(hub: Hub) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,8 +12,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agent_console.routes import mount as mount_console
 from kiosk_client.routes import mount as mount_kiosk
@@ -21,11 +24,105 @@ from .api import ApiError, build_router
 from .connection import Role
 from .demo import ensure_admin, seed_demo
 from .hub import Hub
+from .ratelimit import LoginThrottle
 from .settings import Settings
 from .store import Database
+from .store.passwords import HashingGate
 from .ws import serve_socket
 
 log = logging.getLogger(__name__)
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+
+#: headers of the start page: like the other pages, but it needs no camera and no script
+START_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Content-Security-Policy": "default-src 'self'; script-src 'none'; style-src 'self'; "
+                               "img-src 'self' data:; connect-src 'none'; object-src 'none'; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+#: SQLite files in the data directory (the database, its write-ahead log and shared memory)
+SQLITE_FILES = ("cloud-agent.db", "cloud-agent.db-wal", "cloud-agent.db-shm")
+
+
+def secure_data_dir(settings: Settings) -> None:
+    """Create the data directory as 0700 and the SQLite database as 0600, and tighten both
+    if an older version left them world-readable.
+
+    The database is created empty here, before SQLite opens it: SQLite gives the ``-wal``
+    and ``-shm`` files it makes later the mode of the database file. ``cloud-agent serve``
+    also sets the process umask to 077, for anything else the server writes.
+    """
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    if settings.database_url is not None:
+        return
+    os.close(os.open(data_dir / SQLITE_FILES[0], os.O_WRONLY | os.O_CREAT, 0o600))
+    for name in SQLITE_FILES:
+        if (data_dir / name).exists():
+            os.chmod(data_dir / name, 0o600)
+
+
+#: query parameters (and path prefixes) whose values are secrets: kiosk device tokens,
+#: invite tokens, resume and rating tokens
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:[a-z_]*token|invite|password|secret)=)[^&\s\"]*")
+_SECRET_PATH = re.compile(r"(/api/invites/)(?!inv-)[^/?\s\"]+")
+
+
+def redact_secrets(text: str) -> str:
+    """``/kiosk?token=abc`` -> ``/kiosk?token=***``; likewise invite tokens in paths."""
+    return _SECRET_PATH.sub(r"\1***", _SECRET_QUERY.sub(r"\1***", text))
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces secret tokens in uvicorn's access and connection log lines by ``***``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_secrets(arg) if isinstance(arg, str) else arg
+                                for arg in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_secrets(record.msg)
+        return True
+
+
+_REDACT = RedactSecrets()
+
+
+def redact_uvicorn_logs() -> None:
+    """Install the filter on uvicorn's loggers (once per process)."""
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
+
+
+class NoSniff:
+    """Pure ASGI middleware adding ``X-Content-Type-Options: nosniff`` to every HTTP
+    response; WebSocket scopes pass through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"x-content-type-options"]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -43,8 +140,10 @@ def load_secret(settings: Settings) -> bytes:
     return key
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"type": "error", "code": code, "message": message}, status_code=status)
+def _error(status: int, code: str, message: str,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"type": "error", "code": code, "message": message}, status_code=status,
+                        headers=headers)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -52,16 +151,20 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        redact_uvicorn_logs()
+        secure_data_dir(settings)
         db = Database(settings.resolved_database_url())
         await db.create_all()
-        admin_password = await ensure_admin(db)
-        if admin_password is not None:
-            app.state.admin_password = admin_password
-            print(f"Created administrator 'admin' with password: {admin_password}\n"
-                  "It is shown only this once.", flush=True)
         if settings.demo:
+            # A demo has its own accounts; an admin with a printed password would only be
+            # one more credential lying about (operations.md 'First admin').
             await seed_demo(db)
+        else:
+            admin_password = await ensure_admin(db)
+            if admin_password is not None:
+                app.state.admin_password = admin_password
+                print(f"Created administrator 'admin' with password: {admin_password}\n"
+                      "It is shown only this once.", flush=True)
         hub = Hub(settings, db, load_secret(settings))
         await hub.start()
         app.state.hub = hub
@@ -71,16 +174,29 @@ def create_app(settings: Settings) -> FastAPI:
             await hub.stop()
             await db.dispose()
 
-    app = FastAPI(title="cloud-agent", version="0.1.0", lifespan=lifespan)
+    # The API docs are off unless asked for: Swagger and ReDoc load scripts from a CDN.
+    docs = settings.api_docs
+    app = FastAPI(title="cloud-agent", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)
+    app.add_middleware(NoSniff)
     app.state.settings = settings
     app.state.admin_password = None
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
+    app.state.password_hashing = HashingGate(settings.password_hash_concurrency,
+                                             settings.login_queue_limit)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message)
+        return _error(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it could not parse at all (e.g. JSON nested so
+            # deep that the parser gives up): the same 422 as any other invalid body.
+            return _error(422, "invalid_request", "the request body could not be read: "
+                          "not JSON, or nested too deeply")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
 
@@ -99,6 +215,12 @@ def create_app(settings: Settings) -> FastAPI:
     @app.websocket("/ws/agent")
     async def agent_socket(ws: WebSocket) -> None:
         await serve_socket(ws, app.state.hub, Role.AGENT)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def start_page(request: Request) -> HTMLResponse:
+        response = TEMPLATES.TemplateResponse(request, "index.html", {})
+        response.headers.update(START_PAGE_HEADERS)
+        return response
 
     mount_console(app)
     mount_kiosk(app)

@@ -6,20 +6,51 @@ invite), so the engine only ever sees calls with a known origin and district.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import protocol as p
 from .connection import Connection
+from .limits import CallOwner, LimitScope
 from .routing import events as ev
 from .routing.model import CallStatus, Origin, RoutingError
 from .sessions import CallerInfo, HubError
+from .store import InviteUnusable
 from .tokens import TokenError, verify
 
 if TYPE_CHECKING:
     from .hub import Hub
+
+
+_REFUSALS = {
+    LimitScope.ADDRESS: "too many calls are waiting from your network; try again later",
+    LimitScope.COMPANY: "too many calls are waiting for this company; try again later",
+    LimitScope.KIOSK: "this kiosk already has a call; end it first",
+}
+
+#: a day, the window of the callback limits
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as decided from a call request before anything is queued."""
+
+    #: a repeated request id returns the call only to the same identity
+    identity: str
+    origin: Origin
+    label: str
+    partition: str
+    skill: str
+    owner: CallOwner
+    kiosk_id: str | None = None
+    company: dict[str, str] | None = None
+    target_agent_id: str | None = None
+    invite_id: str | None = None
 
 
 class CallerSide:
@@ -27,6 +58,7 @@ class CallerSide:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self._callback_lock = asyncio.Lock()
 
 
     async def handle(self, conn: Connection, message: p.Message) -> None:
@@ -42,11 +74,49 @@ class CallerSide:
     async def _ping(self, conn: Connection, message: p.Ping) -> None:
         conn.send(p.outbound("pong"))
 
+    async def _identify(self, conn: Connection, message: p.CallRequest) -> Caller:
+        """Who is calling: a provisioned kiosk, an enterprise guest or an invite link."""
+        identities = [x for x in (message.kiosk_token, message.company, message.invite)
+                      if x is not None]
+        if len(identities) != 1:
+            raise HubError("identity_required", "give exactly one of kiosk_token, company "
+                           "or invite")
+        settings = self.hub.settings
+        if message.kiosk_token is not None:
+            kiosk = await self.hub.kiosks.find_by_token(message.kiosk_token)
+            if kiosk is None:
+                raise HubError("invalid_kiosk_token", "this kiosk is not provisioned")
+            return Caller(f"kiosk:{kiosk.id}", Origin.KIOSK, kiosk.town, kiosk.partition,
+                          message.skill, CallOwner(conn.address, kiosk_id=kiosk.id),
+                          kiosk_id=kiosk.id)
+        if message.company is not None:
+            company = message.company
+            return Caller(
+                f"company:{company.uscc}:{company.contact_phone}@{conn.address}",
+                Origin.ENTERPRISE, company.name, settings.partition, message.skill,
+                CallOwner(conn.address, company=company.uscc),
+                company=company.model_dump())
+        try:
+            invite = await self.hub.invites.usable(message.invite or "", time.time())
+        except InviteUnusable as exc:
+            raise HubError("invalid_invite", f"invite link not valid: {exc.reason}") from None
+        # The link decides the matter, the district and the agent.
+        return Caller(f"invite:{invite.id}@{conn.address}", Origin.INVITE, invite.label,
+                      invite.partition, invite.skill, CallOwner(conn.address),
+                      target_agent_id=invite.agent_id, invite_id=invite.id)
+
     async def _call_request(self, conn: Connection, message: p.CallRequest) -> None:
+        caller = await self._identify(conn, message)
         repeated = self.hub.request_ids.get(message.request_id or "")
         if repeated is not None and repeated in self.hub.callers:
-            # The same button press again: the first answer was lost with the socket.
             info = self.hub.callers[repeated]
+            if info.identity != caller.identity:
+                # Someone else's id: never hand over their call or even their frame.
+                raise HubError("request_id_in_use", "this request id belongs to another "
+                               "caller; send a new random one")
+            if conn.call_id is not None and conn.call_id != repeated:
+                raise HubError("call_in_progress", "this connection already has a call")
+            # The same button press again: the first answer was lost with the socket.
             position = self.hub.engine.position_of(repeated) or (1, 0)
             conn.send(p.outbound("queued", call_id=repeated, resume_token=info.resume_token,
                                  position=position[0], estimated_wait=position[1]))
@@ -54,55 +124,54 @@ class CallerSide:
             return
         if conn.call_id is not None:
             raise HubError("call_in_progress", "this connection already has a call")
-        identities = [x for x in (message.kiosk_token, message.company, message.invite)
-                      if x is not None]
-        if len(identities) != 1:
-            raise HubError("identity_required", "give exactly one of kiosk_token, company "
-                           "or invite")
-        skill, target, kiosk_id, company = message.skill, None, None, None
-        partition = self.hub.settings.partition
-        if message.kiosk_token is not None:
-            kiosk = await self.hub.kiosks.find_by_token(message.kiosk_token)
-            if kiosk is None:
-                raise HubError("invalid_kiosk_token", "this kiosk is not provisioned")
-            origin, label, kiosk_id, partition = Origin.KIOSK, kiosk.town, kiosk.id, \
-                kiosk.partition
-        elif message.company is not None:
-            origin, label = Origin.ENTERPRISE, message.company.name
-            company = message.company.model_dump()
-        else:
-            try:
-                claims = verify(self.hub.secret, "invite", message.invite or "", time.time())
-            except TokenError as exc:
-                raise HubError("invalid_invite", f"invite link not valid: {exc}") from None
-            origin, label, target = Origin.INVITE, str(claims.get("label", "")), claims["sub"]
-            partition = str(claims.get("partition", partition))
-            skill = str(claims.get("skill", skill))  # the link decides the matter
-        if skill not in self.hub.skills:
-            raise HubError("unknown_skill", f"no such matter {skill!r}")
+        self._free_abandoned_kiosk_call(caller)
+        refused = self.hub.call_limits.refusal(caller.owner)
+        if refused is not None:
+            raise HubError("too_many_calls", _REFUSALS[refused], scope=refused.value)
+        if caller.skill not in self.hub.skills:
+            raise HubError("unknown_skill", f"no such matter {caller.skill!r}")
+        if caller.invite_id is not None and \
+                not await self.hub.invites.use(caller.invite_id, time.time()):
+            raise HubError("invalid_invite", "invite link not valid: already used")
         call_id = "c" + secrets.token_hex(8)
-        info = CallerInfo(call_id, skill, origin, label, partition,
-                          resume_token=secrets.token_urlsafe(24), kiosk_id=kiosk_id,
-                          company=company, language=message.language, connection=conn,
-                          request_id=message.request_id)
+        info = CallerInfo(call_id, caller.skill, caller.origin, caller.label,
+                          caller.partition, resume_token=secrets.token_urlsafe(24),
+                          kiosk_id=caller.kiosk_id, company=caller.company,
+                          language=message.language, connection=conn,
+                          request_id=message.request_id, identity=caller.identity)
         self.hub.callers[call_id] = info
         self.hub.resume_tokens[info.resume_token] = call_id
         if message.request_id is not None:
             self.hub.request_ids[message.request_id] = call_id
+        self.hub.call_limits.add(call_id, caller.owner)
         conn.call_id, conn.language = call_id, message.language
         try:
             # Priority (elderly, disabled: chosen on the kiosk with staff help) is honoured
             # from provisioned kiosks only, so a guest cannot jump the queue.
-            priority = 1 if message.priority and origin is Origin.KIOSK else 0
-            self.hub.apply(ev.CallRequested(call_id, skill, origin, partition,
-                                        priority=priority, label=label,
-                                        target_agent_id=target))
+            priority = 1 if message.priority and caller.origin is Origin.KIOSK else 0
+            self.hub.apply(ev.CallRequested(call_id, caller.skill, caller.origin,
+                                            caller.partition, priority=priority,
+                                            label=caller.label,
+                                            target_agent_id=caller.target_agent_id))
         except RoutingError:
             self.hub.callers.pop(call_id)
             self.hub.resume_tokens.pop(info.resume_token)
             self.hub.request_ids.pop(message.request_id or "", None)
+            self.hub.call_limits.remove(call_id)
             conn.call_id = None
+            if caller.invite_id is not None:
+                self.hub.background_task(self.hub.invites.give_back(caller.invite_id))
             raise
+
+    def _free_abandoned_kiosk_call(self, caller: Caller) -> None:
+        """A kiosk has one live call; if that call's page is gone (a reload that lost the
+        resume token), the new press ends it instead of being refused for the grace."""
+        if caller.kiosk_id is None:
+            return
+        old = self.hub.call_limits.kiosk_call(caller.kiosk_id)
+        info = self.hub.callers.get(old or "")
+        if old is not None and info is not None and info.connection is None:
+            self.hub.apply(ev.CallerHangup(old))
 
     async def _resume(self, conn: Connection, message: p.Resume) -> None:
         call_id = self.hub.resume_tokens.get(message.resume_token)
@@ -153,18 +222,47 @@ class CallerSide:
     async def _accept_callback(self, conn: Connection, message: p.AcceptCallback) -> None:
         info = self.hub.callers.get(conn.call_id or "")
         if info is None or self.hub.call_status(info.call_id) not in (CallStatus.WAITING,
-                                                                  CallStatus.RINGING):
+                                                                      CallStatus.RINGING):
             raise HubError("no_call", "there is no waiting call")
-        # Write the callback first: if the store fails, the caller is still in the queue.
-        callback = await self.hub.callbacks.create(
-            call_id=info.call_id, skill=info.skill, partition=info.partition,
-            phone=message.phone, caller_label=info.label, now=time.time())
-        if self.hub.call_status(info.call_id) not in (CallStatus.WAITING, CallStatus.RINGING):
-            await self.hub.callbacks.discard(callback.id)  # answered while the row was written
-            raise HubError("no_call", "the call was answered meanwhile")
+        async with self._callback_lock:  # one at a time, so the limits count every request
+            callback_id, duplicate = await self._register_callback(conn, info, message.phone)
+            if self.hub.call_status(info.call_id) not in (CallStatus.WAITING,
+                                                          CallStatus.RINGING):
+                if not duplicate:  # answered while the row was written
+                    await self.hub.callbacks.discard(callback_id)
+                raise HubError("no_call", "the call was answered meanwhile")
         conn.send(p.outbound("callback_registered", call_id=info.call_id,
-                             callback_id=callback.id))
+                             callback_id=callback_id, duplicate=duplicate))
         self.hub.apply(ev.CallbackAccepted(info.call_id))
+
+    async def _register_callback(self, conn: Connection, info: CallerInfo,
+                                 phone: str) -> tuple[str, bool]:
+        """The callback for this number: the pending one if there is one (so a number is
+        called back once), else a new one within the day's limits. Written before the
+        call leaves the queue: if the store fails, the caller still waits."""
+        callbacks, settings = self.hub.callbacks, self.hub.settings
+        pending = await callbacks.pending_for_phone(phone, info.partition)
+        if pending is not None:
+            return pending.id, True
+        now = time.time()
+        since = now - DAY
+        if await callbacks.count_since(since, phone=phone) >= settings.max_callbacks_per_phone:
+            raise HubError("too_many_callbacks", "this number has asked for too many "
+                           "callbacks today", scope="phone")
+        # A town hall's kiosks share one address: kiosks are limited per device instead
+        # (one live call each).
+        if info.kiosk_id is None and await callbacks.count_since(
+                since, address=conn.address) >= settings.max_callbacks_per_address:
+            raise HubError("too_many_callbacks", "too many callbacks were requested from "
+                           "your network today", scope="address")
+        if await callbacks.count_since(since, partition=info.partition) \
+                >= settings.max_callbacks_per_day:
+            raise HubError("too_many_callbacks", "the callback list is full for today",
+                           scope="day")
+        callback = await callbacks.create(
+            call_id=info.call_id, skill=info.skill, partition=info.partition, phone=phone,
+            caller_label=info.label, now=now, address=conn.address)
+        return callback.id, False
 
     async def _rating(self, conn: Connection, message: p.Rating) -> None:
         if message.call_id != conn.last_call_id:

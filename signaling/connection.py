@@ -38,6 +38,8 @@ class Connection:
     """A live WebSocket as the hub sees it."""
 
     role: Role
+    #: the peer's network address (abuse limits count per address)
+    address: str = "unknown"
     outbox_size: int = 512
     id: int = field(default_factory=lambda: next(_ids))
     outbox: asyncio.Queue[dict[str, Any] | Close] = field(init=False)

@@ -42,6 +42,15 @@ DEMO_KIOSK_TOKEN = "demo-kiosk"
 DEMO_KIOSK_ID = "kiosk-demo"
 DEMO_SUPERVISOR = "demo-supervisor"
 
+#: (token, id, town) of the demo kiosks: a kiosk holds one live call at a time, so a demo
+#: (or a test) with several callers at once uses several kiosks
+DEMO_KIOSKS: list[tuple[str, str, str]] = [
+    (DEMO_KIOSK_TOKEN, DEMO_KIOSK_ID, "海盐县武原街道"),
+    *[(f"demo-kiosk-{n}", f"kiosk-demo-{n}", town) for n, town in enumerate(
+        ["海盐县沈荡镇", "海盐县百步镇", "海盐县于城镇", "海盐县秦山街道", "海盐县通元镇",
+         "海盐县澉浦镇", "海盐县西塘桥街道"], start=2)],
+]
+
 #: skills of demo-agent-2 … 5 (level 1 = best); together they cover the whole catalog, so
 #: every skill has a second agent besides demo-agent-1, who holds them all at level 1
 _DEMO_AGENT_SKILLS: list[dict[str, int]] = [
@@ -71,7 +80,7 @@ async def _create_if_missing(accounts: AccountRepository, username: str, **optio
 
 
 async def seed_demo(db: Database) -> None:
-    """Add the demo catalog, agents, supervisor and kiosk; anything already there is kept."""
+    """Add the demo catalog, agents, supervisor and kiosks; anything already there is kept."""
     await CatalogRepository(db).upsert_skills(DEMO_SKILLS)
     accounts = AccountRepository(db)
     for username, display_name, skills in demo_agents():
@@ -82,16 +91,10 @@ async def seed_demo(db: Database) -> None:
         accounts, DEMO_SUPERVISOR, display_name="演示班长", role=Role.SUPERVISOR.value
     )
     kiosks = KioskRepository(db)
-    if await kiosks.find_by_token(DEMO_KIOSK_TOKEN) is None and await kiosks.get(
-        DEMO_KIOSK_ID
-    ) is None:
-        await kiosks.create(
-            DEMO_KIOSK_TOKEN,
-            name="演示自助终端",
-            town="海盐县武原街道",
-            partition="default",
-            kiosk_id=DEMO_KIOSK_ID,
-        )
+    for number, (token, kiosk_id, town) in enumerate(DEMO_KIOSKS, start=1):
+        if await kiosks.find_by_token(token) is None and await kiosks.get(kiosk_id) is None:
+            await kiosks.create(token, name=f"演示自助终端 {number}", town=town,
+                                partition="default", kiosk_id=kiosk_id)
 
 
 async def ensure_admin(db: Database) -> str | None:

@@ -19,7 +19,7 @@ from .agents import AgentSide
 from .callers import CallerSide
 from .connection import Connection
 from .ice import ice_servers_for
-from .ratelimit import LoginThrottle
+from .limits import LiveCallLimits, SocketLimits
 from .routing import actions as act
 from .routing import events as ev
 from .routing.engine import Engine
@@ -34,17 +34,22 @@ from .sessions import CallerInfo, HubError, LiveSession
 from .settings import Settings
 from .store import (
     AccountRepository,
+    AuditRepository,
     CallbackRepository,
     CallRepository,
     CatalogRepository,
     Database,
+    InviteRepository,
     KioskRepository,
 )
+from .store.models import CallPhase
 from .tokens import sign
 
 log = logging.getLogger(__name__)
 
 RATING_WINDOW = 15 * 60.0
+#: longest wait for the call's record before the caller gets ``ended`` anyway (seconds)
+ENDED_RECORD_WAIT = 2.0
 
 
 def routing_config(settings: Settings) -> RoutingConfig:
@@ -75,6 +80,8 @@ class Hub:
         self.catalog = CatalogRepository(db)
         self.call_records = CallRepository(db)
         self.callbacks = CallbackRepository(db)
+        self.invites = InviteRepository(db)
+        self.audit_log = AuditRepository(db)
         self.callers: dict[str, CallerInfo] = {}
         self.resume_tokens: dict[str, str] = {}
         self.request_ids: dict[str, str] = {}  # client request id -> call id, while live
@@ -83,7 +90,10 @@ class Hub:
         self.agent_profiles: dict[str, dict[str, Any]] = {}
         self.wrapping: dict[str, str] = {}  # agent id -> call id of its wrap-up
         self.skills: set[str] = set()
-        self.login_throttle = LoginThrottle()
+        self.call_limits = LiveCallLimits(settings.max_calls_per_address,
+                                          settings.max_calls_per_company)
+        self.socket_limits = SocketLimits(settings.new_sockets_per_minute,
+                                          settings.max_caller_sockets_per_address)
         self.caller_side = CallerSide(self)
         self.agent_side = AgentSide(self)
         self._timer: asyncio.TimerHandle | None = None
@@ -93,7 +103,9 @@ class Hub:
         self._last_snapshot: dict[str, Any] | None = None
         self._wall_offset = 0.0
         self._batch_queued: set[str] = set()
+        # Record writes, one writer task per call; fields queued while it writes.
         self._record_writes: dict[str, asyncio.Task[None]] = {}
+        self._record_pending: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ life cycle
 
@@ -101,6 +113,12 @@ class Hub:
         loop = asyncio.get_running_loop()
         self._wall_offset = time.time() - loop.time()
         self.skills = {s.code for s in await self.catalog.list_skills()}
+        # One server per database: a record still live was cut off by a crash of the last.
+        interrupted = await self.call_records.interrupt_unfinished(
+            now=time.time(), reason="server_restart")
+        if interrupted:
+            log.warning("%d call record(s) left unfinished by the previous run marked "
+                        "interrupted", interrupted)
         self._snapshot_task = asyncio.create_task(self._snapshot_loop())
 
     async def stop(self) -> None:
@@ -111,6 +129,9 @@ class Hub:
             self._timer.cancel()
         for handle in self.logout_timers.values():
             handle.cancel()
+        for call_id in self.callers:  # live calls end with the process
+            self.record_call(call_id, phase=CallPhase.INTERRUPTED.value, ended_at=time.time(),
+                             end_reason="server_shutdown")
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
@@ -184,6 +205,8 @@ class Hub:
 
     def _do_CallQueued(self, action: act.CallQueued, now: float) -> None:  # noqa: N802
         info = self.callers[action.call_id]
+        self.record_call(action.call_id, phase=CallPhase.QUEUED.value,
+                         enqueued_at=self.wall(now), **self._record_identity(info))
         position = self.engine.position_of(action.call_id) or (1, 0)
         self.to_caller(action.call_id, p.outbound(
             "queued", call_id=action.call_id, resume_token=info.resume_token,
@@ -198,9 +221,12 @@ class Hub:
 
     def _do_OfferCall(self, action: act.OfferCall, now: float) -> None:  # noqa: N802
         info = self.callers[action.call_id]
+        self.record_call(action.call_id, phase=CallPhase.OFFERED.value,
+                         offered_to=action.agent_id, offered_at=self.wall(now))
         self.to_agent(action.agent_id, p.outbound(
             "offer", call_id=action.call_id, skill=action.skill, origin=action.origin.value,
-            label=action.label, company=info.company, waited=round(action.waited, 3),
+            label=action.label, company=info.company, language=info.language,
+            waited=round(action.waited, 3),
             ring_timeout_ms=int(max(0.0, action.expires_at - now) * 1000),
             auto_answer=action.auto_answer))
 
@@ -212,6 +238,7 @@ class Hub:
         self.to_caller(action.call_id, p.outbound("ringing", call_id=action.call_id))
 
     def _do_CallRequeued(self, action: act.CallRequeued, now: float) -> None:  # noqa: N802
+        self.record_call(action.call_id, phase=CallPhase.QUEUED.value)
         self.to_caller(action.call_id, p.outbound(
             "requeued", call_id=action.call_id, reason=action.reason))
 
@@ -247,6 +274,9 @@ class Hub:
 
     def _do_CallConnected(self, action: act.CallConnected, now: float) -> None:  # noqa: N802
         info = self.callers[action.call_id]
+        self.record_call(action.call_id, phase=CallPhase.ANSWERED.value,
+                         agent_id=action.agent_id, answered_at=self.wall(now),
+                         wait_s=action.waited)
         session = LiveSession(action.call_id, action.agent_id, now)
         wall = self.wall(now)
         for party, user in (("caller", f"{action.call_id}-c"), ("agent", action.agent_id)):
@@ -277,9 +307,23 @@ class Hub:
 
     def _do_CallEnded(self, action: act.CallEnded, now: float) -> None:  # noqa: N802
         info = self.callers.pop(action.call_id, None)
+        self.call_limits.remove(action.call_id)
         self.sessions.pop(action.call_id, None)
         message = p.outbound("ended", call_id=action.call_id, reason=action.reason,
                              disposition=action.disposition.value)
+        self.record_call(
+            action.call_id, phase=CallPhase.ENDED.value,
+            **(self._record_identity(info) if info is not None else {}),
+            agent_id=action.agent_id, enqueued_at=self.wall(action.enqueued_at),
+            answered_at=(None if action.answered_at is None
+                         else self.wall(action.answered_at)),
+            ended_at=self.wall(action.ended_at), end_reason=action.reason,
+            wait_s=((action.answered_at or action.ended_at) - action.enqueued_at),
+            talk_s=(None if action.answered_at is None
+                    else action.ended_at - action.answered_at),
+            outcome=(None if action.disposition is Disposition.COMPLETED
+                     else action.disposition.value),
+        )
         if info is not None:
             self.resume_tokens.pop(info.resume_token, None)
             if info.request_id is not None:
@@ -287,7 +331,9 @@ class Hub:
             if info.connection is not None:
                 rating_token = sign(self.secret, "rating", action.call_id, time.time(),
                                     RATING_WINDOW)
-                info.connection.send({**message, "rating_token": rating_token})
+                # Once the caller sees 'ended', the record says so (a crash cannot lose it).
+                self.background_task(self._send_when_recorded(
+                    info.connection, action.call_id, {**message, "rating_token": rating_token}))
                 info.connection.call_id = None
                 info.connection.last_call_id = action.call_id
         if action.agent_id is not None:
@@ -296,22 +342,6 @@ class Hub:
             self.to_agent(action.agent_id, {
                 **message,
                 "wrap_up_ms": None if until is None else int(max(0.0, until - now) * 1000)})
-        if info is not None:
-            task = self.background_task(self.call_records.record(
-                id=action.call_id, skill=info.skill, origin=info.origin.value,
-                caller_label=info.label, partition=info.partition, kiosk_id=info.kiosk_id,
-                agent_id=action.agent_id, enqueued_at=self.wall(action.enqueued_at),
-                answered_at=(None if action.answered_at is None
-                             else self.wall(action.answered_at)),
-                ended_at=self.wall(action.ended_at), end_reason=action.reason,
-                wait_s=((action.answered_at or action.ended_at) - action.enqueued_at),
-                talk_s=(None if action.answered_at is None
-                        else action.ended_at - action.answered_at),
-                outcome=(None if action.disposition is Disposition.COMPLETED
-                         else action.disposition.value),
-            ))
-            self._record_writes[action.call_id] = task
-            task.add_done_callback(lambda _: self._record_writes.pop(action.call_id, None))
 
     def background_task(self, coro: Awaitable[Any]) -> asyncio.Task[None]:
         async def run() -> None:
@@ -324,11 +354,53 @@ class Hub:
         task.add_done_callback(self._background.discard)
         return task
 
+    # ------------------------------------------------------------------ call records
+
+    @staticmethod
+    def _record_identity(info: CallerInfo) -> dict[str, Any]:
+        return {"skill": info.skill, "origin": info.origin.value, "caller_label": info.label,
+                "partition": info.partition, "kiosk_id": info.kiosk_id}
+
+    def record_call(self, call_id: str, **fields: Any) -> None:
+        """Write these fields to the call's record in the background, never blocking routing.
+
+        Writes of one call run one at a time, in the order asked: fields asked for while a
+        write is under way go into the next one (later values win), so a later phase is
+        never overwritten by an earlier write that finished late.
+        """
+        self._record_pending.setdefault(call_id, {}).update(fields)
+        if call_id not in self._record_writes:
+            self._record_writes[call_id] = self.background_task(self._write_record(call_id))
+
+    async def _write_record(self, call_id: str) -> None:
+        try:
+            while (fields := self._record_pending.pop(call_id, None)) is not None:
+                try:
+                    await self.call_records.record(id=call_id, **fields)
+                except Exception:
+                    log.exception("writing the record of call %s failed", call_id)
+                    # Kept under any newer fields: the call's next write carries them too.
+                    newer = self._record_pending.get(call_id)
+                    self._record_pending[call_id] = {**fields, **(newer or {})}
+                    if newer is None:
+                        return
+        finally:
+            self._record_writes.pop(call_id, None)
+
     async def call_recorded(self, call_id: str) -> None:
-        """Wait until the call's record is written, so later updates find it."""
-        task = self._record_writes.get(call_id)
-        if task is not None:
+        """Wait until every write of the call's record asked for so far is done, so later
+        updates (rating, wrap-up) find it."""
+        while (task := self._record_writes.get(call_id)) is not None:
             await asyncio.shield(task)
+
+    async def _send_when_recorded(self, conn: Connection, call_id: str,
+                                  message: dict[str, Any]) -> None:
+        try:
+            await asyncio.wait_for(self.call_recorded(call_id), ENDED_RECORD_WAIT)
+        except TimeoutError:
+            log.warning("record of call %s not written within %.0f s; 'ended' sent anyway",
+                        call_id, ENDED_RECORD_WAIT)
+        conn.send(message)
 
     # ------------------------------------------------------------------ the two sides
 
@@ -363,13 +435,6 @@ class Hub:
             self.to_caller(session.call_id, p.outbound(message.type, **payload))
 
     # ------------------------------------------------------------------ invites, stats
-
-    def make_invite(self, agent_id: str, partition: str, skill: str, label: str,
-                    ttl: float | None) -> str:
-        """A signed link token that calls ``agent_id`` directly (reusable until expiry)."""
-        return sign(self.secret, "invite", agent_id, time.time(),
-                    ttl or self.settings.invite_ttl, skill=skill, label=label,
-                    partition=partition)
 
     def queue_snapshot(self) -> dict[str, Any]:
         """Waiting calls per skill for the agents' live panel and the wallboard."""

@@ -30,10 +30,18 @@ class ProtocolError(Exception):
         self.message = message
 
 
-class Message(BaseModel):
-    """Base of every message: strict about unknown fields, so typos are errors."""
+#: every inbound model: unknown fields are errors, and types are strict (``"5"`` is not a
+#: score, ``true`` is not 1, ``"yes"`` is not a boolean), as docs/protocol.md promises
+STRICT = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+#: JSON nesting deeper than this is refused before parsing (no message needs more than 4)
+MAX_JSON_DEPTH = 32
+
+
+class Message(BaseModel):
+    """Base of every message: strict about unknown fields and types, so typos are errors."""
+
+    model_config = STRICT
     v: int = PROTOCOL_VERSION
 
     @field_validator("v")
@@ -51,7 +59,7 @@ class Message(BaseModel):
 class SessionDescription(BaseModel):
     """An SDP offer or answer, as RTCSessionDescriptionInit."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     type: Literal["offer", "answer"]
     sdp: str = Field(min_length=1, max_length=60_000)
 
@@ -59,7 +67,7 @@ class SessionDescription(BaseModel):
 class IceCandidate(BaseModel):
     """An ICE candidate, as RTCIceCandidateInit."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     candidate: str = Field(max_length=2048)
     sdpMid: str | None = Field(default=None, max_length=64)  # noqa: N815 - WebRTC's name
     sdpMLineIndex: int | None = Field(default=None, ge=0, le=64)  # noqa: N815
@@ -77,7 +85,7 @@ class IceServer(BaseModel):
 class Company(BaseModel):
     """An enterprise caller's details from the guest form."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = STRICT
     name: str = Field(min_length=2, max_length=100)
     uscc: str = Field(min_length=18, max_length=18)
     contact_name: str = Field(min_length=1, max_length=50)
@@ -112,9 +120,10 @@ class CallRequest(Message):
     kiosk_token: str | None = Field(default=None, max_length=200)
     company: Company | None = None
     invite: str | None = Field(default=None, max_length=1000)
-    #: a random id the client picks per call button press; sending the same request again
-    #: (after a drop before 'queued' arrived) returns the same call instead of a second one
-    request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,64}$")
+    #: a random id the client picks per call button press (>= 128 random bits: 22+ base64url
+    #: or 32+ hex characters); sending the same request again from the same caller (after a
+    #: drop before 'queued' arrived) returns the same call instead of a second one
+    request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22,64}$")
 
 
 class Resume(Message):
@@ -254,12 +263,49 @@ _caller_adapter: TypeAdapter[Any] = TypeAdapter(CallerInbound)
 _agent_adapter: TypeAdapter[Any] = TypeAdapter(AgentInbound)
 
 
+def json_depth_exceeds(raw: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets nest deeper than ``limit`` (outside strings); a linear scan, so a
+    hostile 6 KB frame of 3,000 ``[`` is refused before ``json.loads`` recurses into it."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the usual case, at C speed: too few brackets to nest that deep
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def loads_bounded(raw: str | bytes, limit: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` that refuses deep nesting with ValueError instead of RecursionError."""
+    if json_depth_exceeds(raw, limit):
+        raise ValueError(f"JSON nested deeper than {limit} levels")
+    try:
+        return json.loads(raw)
+    except RecursionError:  # belt and braces: the scan above should have caught it
+        raise ValueError(f"JSON nested deeper than {limit} levels") from None
+
+
 def _parse(adapter: TypeAdapter[Any], raw: str | bytes, limit: int) -> Message:
     size = len(raw.encode()) if isinstance(raw, str) else len(raw)
     if size > limit:
         raise ProtocolError("message_too_large", f"message over {limit} bytes")
     try:
-        data = json.loads(raw)
+        data = loads_bounded(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError("bad_json", f"not JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
@@ -271,7 +317,7 @@ def _parse(adapter: TypeAdapter[Any], raw: str | bytes, limit: int) -> Message:
         if first["type"] == "union_tag_invalid":
             raise ProtocolError("unknown_type", f"unknown message type {data['type']!r} "
                                 "for this endpoint") from None
-        if first["loc"] and first["loc"][-1] == "v":
+        if first["loc"] and first["loc"][-1] == "v" and first["type"] != "int_type":
             raise ProtocolError("unsupported_version", str(first["msg"])) from None
         where = ".".join(str(part) for part in first["loc"][1:])
         raise ProtocolError("invalid_message", f"{where}: {first['msg']}") from None

@@ -27,6 +27,9 @@ class CallerInfo:
     company: dict[str, str] | None = None
     language: str = "zh-CN"
     request_id: str | None = None
+    #: who placed the call (kiosk id, or company and address): a repeated request id
+    #: only returns the call to the same identity
+    identity: str = ""
     connection: Connection | None = None
 
 
@@ -41,9 +44,10 @@ class LiveSession:
 
 
 class HubError(Exception):
-    """A request refused by the hub; ``code`` goes on the wire."""
+    """A request refused by the hub; ``code`` and any ``fields`` go on the wire."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **fields: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.fields = fields

@@ -69,8 +69,48 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(50.0, gt=0, description="Messages per second per "
                                          "connection (token bucket refill).")
     rate_limit_burst: int = Field(200, gt=0, description="Token bucket size per connection.")
+    rate_limit_bytes_per_second: int = Field(
+        256 * 1024, gt=0, description="Bytes per second per connection (token bucket refill); "
+        "a connection over it is read no faster than this, so TCP slows the sender.")
+    rate_limit_bytes_burst: int = Field(1024 * 1024, gt=0, description="Byte bucket size per "
+                                        "connection.")
+
+    # Abuse limits: one client must not harm the others (docs/protocol.md 'Limits').
+    max_calls_per_address: int = Field(10, ge=1, description="Live calls (waiting, ringing or "
+                                       "in session) from one network address; kiosks exempt.")
+    max_calls_per_company: int = Field(3, ge=1, description="Live calls for one unified social "
+                                       "credit code.")
+    max_caller_sockets_per_address: int = Field(30, ge=1, description="Open caller sockets "
+                                                "from one network address.")
+    new_sockets_per_minute: int = Field(60, ge=1, description="New sockets (caller or agent) "
+                                        "one network address may open per minute (burst "
+                                        "the same).")
+    max_callbacks_per_address: int = Field(5, ge=1, description="Callback requests from one "
+                                           "network address per day.")
+    max_callbacks_per_phone: int = Field(3, ge=1, description="Callback requests for one "
+                                         "phone number per day.")
+    max_callbacks_per_day: int = Field(2000, ge=1, description="Callback requests per district "
+                                       "per day, whatever their source.")
+    wrap_up_outcome_required: bool = Field(True, description="Wrap-up needs an outcome code.")
+    invite_max_uses: int = Field(50, ge=1, description="Most calls one invite link may carry.")
+
     agent_token_ttl: float = Field(12 * 3600.0, gt=0, description="Agent login lifetime.")
     invite_ttl: float = Field(24 * 3600.0, gt=0, description="Default invite link lifetime.")
+
+    # Logins: each one costs a 64 MiB argon2 hash (docs/operations.md 'Security notes').
+    password_hash_concurrency: int = Field(2, ge=1, description="Password checks (argon2) "
+                                           "running at once; about the number of CPU cores.")
+    login_queue_limit: int = Field(8, ge=0, description="Logins that may wait for a password "
+                                   "check; more are refused with 503 busy and Retry-After.")
+    login_max_failures: int = Field(5, ge=1, description="Failed logins for one username from "
+                                    "one address before that pair is refused for a while.")
+    login_max_failures_per_address: int = Field(30, ge=1, description="Failed logins from one "
+                                                "address (any usernames) before it is refused "
+                                                "for a while.")
+    login_failure_window: float = Field(300.0, gt=0, description="Seconds a failed login "
+                                        "counts against those limits.")
+    api_docs: bool = Field(False, description="Serve /docs, /redoc and /openapi.json "
+                           "(Swagger and ReDoc load their scripts from a CDN).")
 
     # ICE.
     stun_urls: Annotated[list[str], NoDecode] = Field(

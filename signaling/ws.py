@@ -46,16 +46,41 @@ async def _write_loop(ws: WebSocket, conn: Connection) -> None:
             return
 
 
+def client_address(ws: WebSocket) -> str:
+    """The peer's address as uvicorn reports it (the proxy's X-Forwarded-For when the
+    connection comes from a trusted proxy: ``--forwarded-allow-ips``, docs/operations.md)."""
+    return ws.client.host if ws.client else "unknown"
+
+
 async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
     """Run one caller or agent socket from accept to close."""
+    loop = asyncio.get_running_loop()
+    address = client_address(ws)
+    is_caller = role is Role.CALLER
     await ws.accept()
+    if not hub.socket_limits.admit(address, is_caller, loop.time()):
+        log.warning("refused a %s socket from %s: too many connections", role.value, address)
+        await ws.send_text(json.dumps(p.error(
+            "too_many_connections", "too many connections from your network; try again "
+            "in a minute"), ensure_ascii=False))
+        await ws.close(1013, "too many connections")
+        return
+    try:
+        await _serve_admitted(ws, hub, role, address)
+    finally:
+        hub.socket_limits.closed(address, is_caller)
+
+
+async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> None:
     settings = hub.settings
-    conn = Connection(role)
+    conn = Connection(role, address=address)
     writer = asyncio.create_task(_write_loop(ws, conn))
     parse: Parser = p.parse_caller_message if role is Role.CALLER else p.parse_agent_message
     handle: Handler = hub.caller_message if role is Role.CALLER else hub.agent_message
     loop = asyncio.get_running_loop()
     bucket = TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst, loop.time())
+    byte_bucket = TokenBucket(settings.rate_limit_bytes_per_second,
+                              settings.rate_limit_bytes_burst, loop.time())
     violations = 0
     auth_failures = 0
     auth_deadline = loop.time() + AUTH_TIMEOUT
@@ -81,22 +106,36 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
             raw = frame.get("text")
             if raw is None:
                 raw = frame.get("bytes") or b""
-            if not bucket.allow(loop.time()):
+            size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
+            debt = byte_bucket.take(size, loop.time())
+            if debt > 0 or not bucket.allow(loop.time()):
                 violations += 1
-                conn.send(p.error("rate_limited", "too many messages; slow down"))
+                conn.send(p.error("rate_limited", "too many messages or bytes; slow down",
+                                  retry_after_ms=int(debt * 1000)))
                 if violations >= MAX_RATE_VIOLATIONS:
                     conn.close(1008, "rate limit exceeded repeatedly")
+                    break
+                if debt > 0:
+                    # Read nothing more until the budget is back: TCP flow control then
+                    # holds the sender to the byte rate, at no cost to anyone else.
+                    await asyncio.sleep(debt)
                 continue
             try:
                 message = parse(raw, settings.max_message_bytes)
             except p.ProtocolError as exc:
                 conn.send(p.error(exc.code, exc.message))
                 continue
+            except Exception as exc:  # a parser bug must not cost the socket or the log
+                log.warning("unparseable %s frame from %s: %s", role.value, address,
+                            type(exc).__name__)
+                conn.send(p.error("invalid_message", "the message could not be read"))
+                continue
             try:
                 await handle(conn, message)
             except (HubError, RoutingError) as exc:
+                extra = getattr(exc, "fields", None) or {}
                 conn.send(p.error(exc.code, exc.message,
-                                  in_reply_to=getattr(message, "type", None)))
+                                  in_reply_to=getattr(message, "type", None), **extra))
                 if exc.code == "invalid_token":
                     auth_failures += 1
                     if auth_failures >= MAX_AUTH_FAILURES:

@@ -13,6 +13,8 @@ from signaling.store.repositories import (
     CallbackRepository,
     CallRepository,
     CatalogRepository,
+    InviteRepository,
+    InviteUnusable,
     KioskRepository,
 )
 
@@ -24,5 +26,7 @@ __all__ = [
     "CallbackRepository",
     "CatalogRepository",
     "Database",
+    "InviteRepository",
+    "InviteUnusable",
     "KioskRepository",
 ]

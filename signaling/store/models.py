@@ -163,6 +163,48 @@ class Callback(Base):
     claimed_by: Mapped[str | None] = mapped_column(String)
     claimed_at: Mapped[float | None] = mapped_column(Float)
     done_at: Mapped[float | None] = mapped_column(Float)
+    #: how the call back went (``CallbackOutcome``) and the agent's notes, when done
+    outcome: Mapped[str | None] = mapped_column(String)
+    notes: Mapped[str | None] = mapped_column(Text)
+    #: the network address that asked (callback requests are limited per address)
+    address: Mapped[str | None] = mapped_column(String, index=True)
+
+
+class CallbackOutcome(StrEnum):
+    """How a completed callback went."""
+
+    #: the caller was reached and the matter settled
+    RESOLVED = "resolved"
+    #: reached; the matter needs more work
+    FOLLOW_UP = "follow-up"
+    #: nobody answered
+    NO_ANSWER = "no-answer"
+    #: the number was wrong or not the caller's
+    WRONG_NUMBER = "wrong-number"
+    #: anything else (see the notes)
+    OTHER = "other"
+
+
+class Invite(Base):
+    """A link an agent sends so that a person calls that agent directly.
+
+    The link carries only a random token; the server keeps its sha256, who made it, for
+    which matter and label, how often it may be used and whether it was revoked.
+    """
+
+    __tablename__ = "invites"
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String, unique=True)
+    agent_id: Mapped[str] = mapped_column(String, index=True)
+    partition: Mapped[str] = mapped_column(String, default="default")
+    skill: Mapped[str] = mapped_column(String)
+    label: Mapped[str] = mapped_column(String, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    max_uses: Mapped[int] = mapped_column(default=1)
+    uses: Mapped[int] = mapped_column(default=0)
+    revoked_at: Mapped[float | None] = mapped_column(Float)
 
 
 class AuditEntry(Base):

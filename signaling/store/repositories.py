@@ -2,12 +2,11 @@
 
 Rules that must hold under concurrency are single statements: a callback is claimed by an
 ``UPDATE ... WHERE status = 'pending'``, a wrap-up only matches the call's own agent. Argon2
-runs in a worker thread so that hashing never stalls the signaling event loop.
+runs in low-priority worker threads so that hashing never stalls the signaling event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import hashlib
 import secrets
@@ -23,14 +22,21 @@ from signaling.store.models import (
     Account,
     AuditEntry,
     Callback,
+    CallbackOutcome,
     CallbackStatus,
     CallPhase,
     CallRecord,
+    Invite,
     Kiosk,
     Role,
     Skill,
 )
-from signaling.store.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from signaling.store.passwords import (
+    DUMMY_HASH,
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
 
 
 class AccountExists(Exception):
@@ -81,7 +87,7 @@ class AccountRepository:
             id=account_id or f"agent-{secrets.token_hex(8)}",
             username=username,
             display_name=display_name or username,
-            password_hash=await asyncio.to_thread(hash_password, password),
+            password_hash=await hash_password_async(password),
             role=role,
             partition=partition,
             skills=dict(skills or {}),
@@ -101,12 +107,12 @@ class AccountRepository:
         async with self._db.session() as session:
             account = await session.scalar(select(Account).where(Account.username == username))
         if account is None:
-            await asyncio.to_thread(verify_password, DUMMY_HASH, password)
+            await verify_password_async(DUMMY_HASH, password)
             return None
-        if not await asyncio.to_thread(verify_password, account.password_hash, password):
+        if not await verify_password_async(account.password_hash, password):
             return None
         if needs_rehash(account.password_hash):
-            account.password_hash = await asyncio.to_thread(hash_password, password)
+            account.password_hash = await hash_password_async(password)
             async with self._db.session() as session, session.begin():
                 await session.execute(
                     update(Account)
@@ -303,6 +309,7 @@ class CallbackRepository:
         phone: str,
         caller_label: str,
         now: float,
+        address: str | None = None,
     ) -> Callback:
         callback = Callback(
             id=f"cb-{secrets.token_hex(8)}",
@@ -313,10 +320,48 @@ class CallbackRepository:
             caller_label=caller_label,
             created_at=now,
             status=CallbackStatus.PENDING.value,
+            address=address,
         )
         async with self._db.session() as session, session.begin():
             session.add(callback)
         return callback
+
+    async def pending_for_phone(self, phone: str, partition: str) -> Callback | None:
+        """The oldest pending callback for this number in this district, if any."""
+        query = (
+            select(Callback)
+            .where(Callback.phone == phone, Callback.partition == partition,
+                   Callback.status == CallbackStatus.PENDING.value)
+            .order_by(Callback.created_at, Callback.id)
+            .limit(1)
+        )
+        async with self._db.session() as session:
+            return await session.scalar(query)
+
+    async def count_since(self, since: float, *, phone: str | None = None,
+                          address: str | None = None, partition: str | None = None) -> int:
+        """Callback requests made since ``since`` for a number, an address or a district."""
+        query = select(func.count()).select_from(Callback).where(Callback.created_at >= since)
+        if phone is not None:
+            query = query.where(Callback.phone == phone)
+        if address is not None:
+            query = query.where(Callback.address == address)
+        if partition is not None:
+            query = query.where(Callback.partition == partition)
+        async with self._db.session() as session:
+            return (await session.scalar(query)) or 0
+
+    async def list_done_by(self, agent_id: str, limit: int = 20) -> list[Callback]:
+        """Callbacks an agent completed, newest first."""
+        query = (
+            select(Callback)
+            .where(Callback.claimed_by == agent_id,
+                   Callback.status == CallbackStatus.DONE.value)
+            .order_by(Callback.done_at.desc(), Callback.id.desc())
+            .limit(limit)
+        )
+        async with self._db.session() as session:
+            return list(await session.scalars(query))
 
     async def list_pending(self, partition: str) -> list[Callback]:
         """Pending callbacks of a partition, oldest first."""
@@ -360,8 +405,12 @@ class CallbackRepository:
             if item is not None:
                 await session.delete(item)
 
-    async def complete(self, callback_id: str, agent_id: str, now: float) -> bool:
-        """Mark a claimed callback done; only its claimer may, else ``False``."""
+    async def complete(self, callback_id: str, agent_id: str, now: float, *,
+                       outcome: str = CallbackOutcome.RESOLVED.value,
+                       notes: str | None = None) -> bool:
+        """Mark a claimed callback done with how it went; only its claimer may, else
+        ``False``."""
+        outcome = CallbackOutcome(outcome).value
         statement = (
             update(Callback)
             .where(
@@ -369,7 +418,8 @@ class CallbackRepository:
                 Callback.status == CallbackStatus.CLAIMED.value,
                 Callback.claimed_by == agent_id,
             )
-            .values(status=CallbackStatus.DONE.value, done_at=now)
+            .values(status=CallbackStatus.DONE.value, done_at=now, outcome=outcome,
+                    notes=notes)
             .execution_options(synchronize_session=False)
         )
         async with self._db.session() as session, session.begin():
@@ -377,22 +427,117 @@ class CallbackRepository:
         return _changed(result)
 
 
+class InviteUnusable(Exception):
+    """The invite link is unknown, expired, revoked or used up; ``reason`` says which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InviteRepository:
+    """Invite links: opaque random tokens, of which only the hash is stored."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, *, agent_id: str, partition: str, skill: str, label: str,
+                     ttl: float, max_uses: int, now: float) -> tuple[Invite, str]:
+        """A new invite and its token (returned once; only its hash is kept)."""
+        token = secrets.token_urlsafe(16)  # 22 characters, 128 random bits
+        invite = Invite(id=f"inv-{secrets.token_hex(6)}", token_hash=token_hash(token),
+                        agent_id=agent_id, partition=partition, skill=skill, label=label,
+                        created_at=now, expires_at=now + ttl, max_uses=max_uses, uses=0,
+                        revoked_at=None)
+        async with self._db.session() as session, session.begin():
+            session.add(invite)
+        return invite, token
+
+    async def find(self, token: str) -> Invite | None:
+        async with self._db.session() as session:
+            return await session.scalar(
+                select(Invite).where(Invite.token_hash == token_hash(token)))
+
+    async def usable(self, token: str, now: float) -> Invite:
+        """The invite behind ``token`` if it can still carry a call; InviteUnusable if not."""
+        invite = await self.find(token)
+        if invite is None:
+            raise InviteUnusable("unknown link")
+        if invite.revoked_at is not None:
+            raise InviteUnusable("revoked by the agent")
+        if invite.expires_at < now:
+            raise InviteUnusable("expired")
+        if invite.uses >= invite.max_uses:
+            raise InviteUnusable("already used")
+        return invite
+
+    async def use(self, invite_id: str, now: float) -> bool:
+        """Count one call against the invite; ``False`` if it was used up, revoked or
+        expired meanwhile (one conditional UPDATE, so two calls cannot share the last use)."""
+        statement = (
+            update(Invite)
+            .where(Invite.id == invite_id, Invite.uses < Invite.max_uses,
+                   Invite.revoked_at.is_(None), Invite.expires_at >= now)
+            .values(uses=Invite.uses + 1)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._db.session() as session, session.begin():
+            return _changed(await session.execute(statement))
+
+    async def give_back(self, invite_id: str) -> None:
+        """Undo ``use`` for a call that never made it into the queue."""
+        statement = (
+            update(Invite).where(Invite.id == invite_id, Invite.uses > 0)
+            .values(uses=Invite.uses - 1).execution_options(synchronize_session=False)
+        )
+        async with self._db.session() as session, session.begin():
+            await session.execute(statement)
+
+    async def list_for_agent(self, agent_id: str, limit: int = 50) -> list[Invite]:
+        """The agent's invites, newest first."""
+        query = (select(Invite).where(Invite.agent_id == agent_id)
+                 .order_by(Invite.created_at.desc(), Invite.id.desc()).limit(limit))
+        async with self._db.session() as session:
+            return list(await session.scalars(query))
+
+    async def revoke(self, invite_id: str, agent_id: str, now: float) -> bool:
+        """Revoke one of the agent's own invites; ``False`` if it is not theirs (or unknown).
+        Revoking twice is harmless."""
+        statement = (
+            update(Invite).where(Invite.id == invite_id, Invite.agent_id == agent_id)
+            .values(revoked_at=func.coalesce(Invite.revoked_at, now))
+            .execution_options(synchronize_session=False)
+        )
+        async with self._db.session() as session, session.begin():
+            return _changed(await session.execute(statement))
+
+
 class AuditRepository:
-    """The append-only audit trail."""
+    """The append-only audit trail: who (``actor``) did what (``action``) with ``detail``.
+
+    ``detail`` is a small JSON object (username, address, the kiosk or account touched);
+    never a password or a token.
+    """
+
+    #: the most entries ``recent`` returns
+    MAX_RECENT = 200
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def append(
-        self, actor: str, action: str, detail: Mapping[str, Any], now: float
+        self, actor: str, action: str, detail: Mapping[str, Any] | None = None,
+        now: float | None = None,
     ) -> AuditEntry:
-        entry = AuditEntry(at=now, actor=actor, action=action, detail=dict(detail))
+        """Add one entry; ``now`` defaults to the wall clock."""
+        entry = AuditEntry(at=_now(now), actor=actor, action=action, detail=dict(detail or {}))
         async with self._db.session() as session, session.begin():
             session.add(entry)
         return entry
 
     async def recent(self, limit: int = 100) -> list[AuditEntry]:
-        """The latest entries, newest first."""
+        """The latest entries, newest first (at most :attr:`MAX_RECENT`)."""
+        limit = max(1, min(limit, self.MAX_RECENT))
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
         async with self._db.session() as session:
             return list(await session.scalars(query))

@@ -32,11 +32,19 @@ FIELDS = ["skill", "kiosk_token", "company", "invite", "request_id", "resume_tok
           "call_id", "score", "description", "candidate", "token", "status", "reason",
           "enabled", "outcome", "notes", "v", "priority", "language", "restart_media"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
-                    st.floats(allow_nan=False), st.text(max_size=40))
+                    st.floats(allow_nan=False), st.text(max_size=40),
+                    # types a lax parser would coerce: strict models must refuse them
+                    st.sampled_from(["1", "5", "yes", "true", "0", ""]))
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=10), inner, max_size=3)),
     max_leaves=8)
+#: JSON nested far deeper than any message: json.loads alone would raise RecursionError
+deep_frames = st.integers(30, 5000).flatmap(lambda depth: st.sampled_from([
+    '{"type":"ping","x":' + "[" * depth + "]" * depth + "}",
+    '{"type":"rating","call_id":"c1","score":' + '{"a":' * depth + "1" + "}" * depth + "}",
+]))
 frames = st.one_of(
+    deep_frames,
     st.fixed_dictionaries({"type": st.sampled_from(TYPES)},
                           optional={name: values for name in FIELDS}).map(json.dumps),
     values.map(json.dumps),

@@ -19,8 +19,11 @@ class JsonClient:
         self.backlog: list[dict[str, Any]] = []
 
     @classmethod
-    async def open(cls, url: str) -> JsonClient:
-        client = cls(await connect(url, max_size=1 << 20))
+    async def open(cls, url: str, address: str | None = None) -> JsonClient:
+        """Connect; ``address`` poses as that client address (X-Forwarded-For, which the
+        test server trusts from loopback as uvicorn does behind a local proxy)."""
+        headers = {"X-Forwarded-For": address} if address else None
+        client = cls(await connect(url, max_size=1 << 20, additional_headers=headers))
         hello = await client.expect("hello")
         assert hello["v"] == 1
         return client
@@ -95,11 +98,20 @@ async def agent(server: Any, username: str, *, ready: bool = True,
     return client
 
 
+def next_kiosk_token(server: Any) -> str:
+    """The demo kiosks in turn (a kiosk holds one live call): the first call of a server
+    comes from ``demo-kiosk``, the next from ``demo-kiosk-2`` and so on, round the eight."""
+    number = getattr(server, "_kiosks_used", 0)
+    server._kiosks_used = number + 1
+    return "demo-kiosk" if number % 8 == 0 else f"demo-kiosk-{number % 8 + 1}"
+
+
 async def caller(server: Any, skill: str = "water", **extra: Any) -> tuple[JsonClient,
                                                                           dict[str, Any]]:
     """A kiosk caller socket with a call request sent; returns (client, queued message)."""
     client = await JsonClient.open(f"{server.ws}/ws/caller")
-    await client.send({"type": "call_request", "skill": skill, "kiosk_token": "demo-kiosk",
-                       **extra})
+    if not {"kiosk_token", "company", "invite"} & extra.keys():
+        extra["kiosk_token"] = next_kiosk_token(server)
+    await client.send({"type": "call_request", "skill": skill, **extra})
     queued = await client.expect("queued")
     return client, queued

@@ -9,22 +9,28 @@
 // `dispose()` wipes it.
 //
 // Events (CustomEvent detail in brackets):
-//   queue {position, estimatedWait} · requeued · ringing · callback_offer {reason}
-//   callback_registered {callbackId} · connected {peer, resumed}
+//   queue {position, estimatedWait} · requeued {reason} · ringing · callback_offer {reason}
+//   callback_registered {callbackId, duplicate} · connected {peer, resumed}
 //   localstream {stream} · remotestream {stream} · mediaproblem {problem}
-//   link {state: "open"|"reconnecting"|...} · peer {status} · ended {reason, callId,
-//   wasConnected} · error {code, message, fatal}
+//   link {state: "open"|"reconnecting"|..., closeCode: 1012 restarting, 1013 busy, …}
+//   peer {status} · ended {reason, callId, wasConnected} · error {code, message, scope, fatal}
+//
+// After a server restart (close 1012) the new server may not know the call any more: a
+// call that was still waiting is requested again (`requeued` {reason: "server_restart"});
+// one that was connected ends with reason "server_restart".
 
 import { SignalingClient } from "/static/common/signaling.js";
 import { MediaSession, openLocalMedia, stopStream } from "/static/common/call.js";
 
 export const RESUME_KEY = "cloud-agent.call";
+/** How long a hang-up waits for the server's `ended` before ending the call here. */
+const HANGUP_WAIT_MS = 4000;
 
 /** Errors after which the call cannot go on (the rest are reported and the call lives). */
 const FATAL_ERRORS = new Set([
   "invalid_kiosk_token", "identity_required", "invalid_invite", "unknown_skill",
   "call_in_progress", "invalid_resume_token", "invalid_message", "unsupported_version",
-  "connection_lost",
+  "connection_lost", "too_many_calls",
 ]);
 
 export class CallerCall extends EventTarget {
@@ -50,6 +56,8 @@ export class CallerCall extends EventTarget {
     this.disposed = false;
     this._mediaPromise = null;
     this._building = null;
+    this._hangupTimer = null;
+    this.restarted = false; // the socket was closed with 1012 since the last resume
   }
 
   /** The call a reloaded page may resume, or null. */
@@ -66,8 +74,9 @@ export class CallerCall extends EventTarget {
   start(request) {
     // One id per button press: if the socket drops before `queued` arrives, the same
     // request is sent again and the server answers with the same call, not a second one.
-    const requestId = crypto.randomUUID ? crypto.randomUUID().replaceAll("-", "") :
-      Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    // 128 random bits (the server refuses shorter ids: a guessable id could be replayed).
+    const requestId = Array.from(crypto.getRandomValues(new Uint8Array(16)),
+      (b) => b.toString(16).padStart(2, "0")).join("");
     this.request = { type: "call_request", request_id: requestId, ...request };
     this.state = "requesting";
     this._connect();
@@ -93,7 +102,12 @@ export class CallerCall extends EventTarget {
       onOpen: (_client, reconnect) => this._opened(reconnect),
     });
     this.signaling.addEventListener("message", (event) => this._message(event.detail));
-    this.signaling.addEventListener("state", (event) => this._emit("link", { state: event.detail }));
+    this.signaling.addEventListener("closed", (event) => {
+      if (event.detail.code === 1012) this.restarted = true;
+    });
+    this.signaling.addEventListener("state", (event) => this._emit("link", {
+      state: event.detail, closeCode: this.signaling ? this.signaling.closeCode : null,
+    }));
     this.signaling.connect();
   }
 
@@ -141,6 +155,7 @@ export class CallerCall extends EventTarget {
         this._emit("queue", { position: message.position, estimatedWait: message.estimated_wait });
         break;
       case "resumed":
+        this.restarted = false;
         this.callId = message.call_id;
         if (message.state === "waiting" || message.state === "ringing") {
           this.state = message.state === "ringing" ? "ringing" : "queued";
@@ -161,7 +176,7 @@ export class CallerCall extends EventTarget {
         this._emit("callback_offer", { reason: message.reason });
         break;
       case "callback_registered":
-        this._emit("callback_registered", { callbackId: message.callback_id });
+        this._emit("callback_registered", { callbackId: message.callback_id, duplicate: message.duplicate === true });
         break;
       case "connected":
         this._connected(message);
@@ -177,15 +192,37 @@ export class CallerCall extends EventTarget {
         break;
       case "error":
         if (message.code === "invalid_resume_token") {
-          this._ended({ call_id: this.callId, reason: "caller_lost" });
+          this._resumeRefused();
           return;
         }
-        this._emit("error", { code: message.code, message: message.message, fatal: FATAL_ERRORS.has(message.code) && this.state === "requesting" });
+        if (message.code === "no_call" && this._hangupTimer) {
+          // Hung up before the server had queued the call: nothing left to end there.
+          this._ended({ call_id: this.callId, reason: "caller_hangup" });
+          return;
+        }
+        this._emit("error", { code: message.code, message: message.message, scope: message.scope || null, fatal: FATAL_ERRORS.has(message.code) && this.state === "requesting" });
         if (FATAL_ERRORS.has(message.code) && this.state === "requesting") this._fail(message.code, message.message, false);
         break;
       default:
         break; // hello, pong, sdp/ice (the MediaSession listens), future types
     }
+  }
+
+  /** The server does not know our call: it ended during a long drop, or the server was
+   *  restarted and lost it. A waiting call from this page is then simply requested again. */
+  _resumeRefused() {
+    const restarted = this.restarted;
+    this.restarted = false;
+    if (restarted && this.request && !this.wasConnected && ["queued", "ringing"].includes(this.state)) {
+      this.resumeToken = null;
+      this.callId = null;
+      this._forget();
+      this.state = "requesting";
+      this.signaling.send(this.request);
+      this._emit("requeued", { reason: "server_restart" });
+      return;
+    }
+    this._ended({ call_id: this.callId, reason: restarted ? "server_restart" : "caller_lost" });
   }
 
   _prepareMedia() {
@@ -257,6 +294,7 @@ export class CallerCall extends EventTarget {
   }
 
   _ended(message) {
+    clearTimeout(this._hangupTimer);
     if (this.state === "ended") return;
     this.state = "ended";
     this.lastCallId = message.call_id || this.callId;
@@ -276,14 +314,23 @@ export class CallerCall extends EventTarget {
     if (emit) this._emit("error", { code, message: text, fatal: true });
   }
 
-  /** Leave the queue, or end the call. */
+  /** Leave the queue, or end the call. Returns true when `ended` is awaited from the
+   *  server; false when the call ended here at once (offline, or nothing to end). */
   hangup() {
     if (["requesting", "queued", "ringing", "connected"].includes(this.state)) {
-      if (!this.signaling.send({ type: "hangup" })) {
-        // Offline: end here; the server ends it when the resume grace runs out.
-        this._ended({ call_id: this.callId, reason: "caller_hangup" });
+      if (this.signaling.send({ type: "hangup" })) {
+        // Whatever the server does, the caller is not left waiting on a button that
+        // seems dead: without `ended` in a few seconds the call ends here.
+        clearTimeout(this._hangupTimer);
+        this._hangupTimer = setTimeout(() => {
+          if (this.state !== "ended") this._ended({ call_id: this.callId, reason: "caller_hangup" });
+        }, HANGUP_WAIT_MS);
+        return true;
       }
+      // Offline: end here; the server ends it when the resume grace runs out.
+      this._ended({ call_id: this.callId, reason: "caller_hangup" });
     }
+    return false;
   }
 
   /** Leave the queue and be called back on `phone`. */
@@ -319,6 +366,7 @@ export class CallerCall extends EventTarget {
   /** Hang up if needed, close everything and forget the call (privacy reset). */
   dispose() {
     if (this.disposed) return;
+    clearTimeout(this._hangupTimer);
     if (["queued", "ringing", "connected"].includes(this.state) && this.signaling) this.signaling.send({ type: "hangup" });
     this.disposed = true;
     this._forget();
