@@ -45,12 +45,16 @@ StartServer = Callable[..., Awaitable[LiveServer]]
 
 @pytest.fixture
 async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
-    """Factory: ``await start_server(ring_timeout=2)`` starts a demo server on a free port."""
+    """Factory: ``await start_server(ring_timeout=2)`` starts a demo server on a free port.
+
+    ``start_server(port=p, data_dir=d)`` starts one on a given port and data directory, e.g.
+    again after ``live.server.should_exit = True`` (a restart).
+    """
     running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
     async def start(**overrides: Any) -> LiveServer:
-        port = free_port()
-        data_dir = tmp_path / f"data-{port}"
+        port = overrides.pop("port", None) or free_port()
+        data_dir = overrides.pop("data_dir", None) or tmp_path / f"data-{port}"
         settings = Settings(**{"demo": True, "data_dir": data_dir, "port": port, **overrides})
         app = create_app(settings)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

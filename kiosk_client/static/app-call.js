@@ -8,6 +8,7 @@ import { Screens } from "./caller/screens.js";
 import { Chime } from "./caller/chime.js";
 import { CallerCall } from "./caller/caller-call.js";
 import { QueuePanel } from "./caller/queue-panel.js";
+import { LinkStatus } from "./caller/link-status.js";
 import { CallbackOffer } from "./caller/callback-offer.js";
 import { InCallPanel } from "./caller/in-call-panel.js";
 import { RatingPanel } from "./caller/rating-panel.js";
@@ -16,7 +17,7 @@ import { skillName } from "./caller/format.js";
 import { CompanyForm } from "./enterprise/company-form.js";
 import { DeviceCheck } from "./enterprise/device-check.js";
 import { readInvite } from "./enterprise/invite.js";
-import { bindCallControls, callbackDoneRenderer, followCall, noticeShower } from "./caller/call-screens.js";
+import { bindCallControls, callbackDoneRenderer, errorKey, followCall, noticeShower } from "./caller/call-screens.js";
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
 const screenEl = (name) => document.querySelector(`[data-screen="${name}"]`);
@@ -28,6 +29,7 @@ const form = new CompanyForm(document.querySelector("[data-company-form]"), i18n
 const devices = new DeviceCheck(document.querySelector("[data-device-check]"), i18n);
 const picker = new MatterPicker(document.querySelector("[data-matters]"), i18n, { mode: "select" });
 const queue = new QueuePanel(screenEl("queue"), i18n);
+const link = new LinkStatus(document, i18n);
 const callbackOffer = new CallbackOffer(screenEl("callback"), i18n);
 const inCall = new InCallPanel(screenEl("in-call"), i18n);
 const rating = new RatingPanel(screenEl("rating"));
@@ -87,6 +89,7 @@ async function prepare() {
 
 picker.addEventListener("pick", () => {
   byTestId("matter-error").hidden = true;
+  refreshSummary();
 });
 
 function showSummary(key) {
@@ -94,6 +97,17 @@ function showSummary(key) {
   summary.textContent = i18n.t(key);
   summary.hidden = false;
 }
+
+/** After a failed submit the summary follows the fields: it names what is still wrong
+ *  and goes away once nothing is marked any more. */
+function refreshSummary() {
+  if (summary.hidden) return;
+  const matterMissing = !byTestId("matter-error").hidden;
+  if (form.hasMarkedErrors) showSummary("form_has_errors");
+  else if (matterMissing) showSummary("invalid.matter");
+  else summary.hidden = true;
+}
+form.addEventListener("check", refreshSummary);
 
 byTestId("call-button").addEventListener("click", () => {
   summary.hidden = true;
@@ -119,6 +133,7 @@ byTestId("call-button").addEventListener("click", () => {
 function startCall(request) {
   chime.unlock();
   queue.reset();
+  link.reset();
   callbackOffer.reset();
   screens.show("queue");
   call = new CallerCall({ media: { allowPartial: true } });
@@ -131,16 +146,16 @@ const notice = noticeShower(screens, i18n);
 const renderCallbackDone = callbackDoneRenderer(i18n, () => callbackPhone);
 
 function follow(current) {
-  followCall(current, () => call, { screens, queue, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {
+  followCall(current, () => call, { screens, queue, link, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {
     afterHangup: backToForm,
     callbackPhone: () => form.phone,
-    onFatalError: (code) => notice("error_title", i18n.has(`error.${code}`) ? `error.${code}` : "error.unknown"),
+    onFatalError: (code, scope) => notice(code === "too_many_calls" ? "refused_title" : "error_title",
+      errorKey(i18n, code, scope)),
   });
 }
 
-byTestId("cancel-button").addEventListener("click", () => (call ? call.hangup() : backToForm()));
 bindCallControls(() => call, { screens, inCall, callbackOffer, notice, reopenButton: byTestId("callback-reopen") },
-  (phone) => { callbackPhone = phone; });
+  (phone) => { callbackPhone = phone; }, backToForm);
 rating.addEventListener("rate", async ({ detail }) => {
   if (call) await call.rate(detail.score, 3000);
   screens.show("thanks");
@@ -156,6 +171,7 @@ function backToForm() {
   chime.stop();
   inCall.reset();
   queue.reset();
+  link.reset();
   callbackOffer.reset();
   byTestId("callback-reopen").hidden = true;
   rating.reset();

@@ -10,13 +10,14 @@ import { Screens } from "./caller/screens.js";
 import { Chime } from "./caller/chime.js";
 import { CallerCall } from "./caller/caller-call.js";
 import { QueuePanel } from "./caller/queue-panel.js";
+import { LinkStatus } from "./caller/link-status.js";
 import { CallbackOffer } from "./caller/callback-offer.js";
 import { InCallPanel } from "./caller/in-call-panel.js";
 import { RatingPanel } from "./caller/rating-panel.js";
 import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
 import { deviceToken, wipeStorage } from "./kiosk/provisioning.js";
 import { IdleTimer } from "./kiosk/idle-timer.js";
-import { bindCallControls, callbackDoneRenderer, followCall, noticeShower } from "./caller/call-screens.js";
+import { bindCallControls, callbackDoneRenderer, errorKey, followCall, noticeShower } from "./caller/call-screens.js";
 
 /** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
 const KIOSK_MATTERS = ["water", "electricity", "gas", "transport", "citizen-card", "tv", "other"];
@@ -43,6 +44,7 @@ const screens = new Screens(document);
 const chime = new Chime();
 const idle = new IdleTimer(IDLE_LIMITS);
 const queue = new QueuePanel(screenEl("queue"), i18n);
+const link = new LinkStatus(document, i18n);
 const callbackOffer = new CallbackOffer(screenEl("callback"), i18n);
 const inCall = new InCallPanel(screenEl("in-call"), i18n);
 const rating = new RatingPanel(screenEl("rating"));
@@ -118,6 +120,7 @@ picker.addEventListener("pick", (event) => startCall(event.detail.skill.code));
 function startCall(skill) {
   chime.unlock();
   queue.reset();
+  link.reset();
   screens.show("queue");
   call = new CallerCall();
   follow(call);
@@ -131,26 +134,22 @@ const notice = noticeShower(screens, i18n);
 const renderCallbackDone = callbackDoneRenderer(i18n, () => callbackPhone);
 
 function follow(current) {
-  followCall(current, () => call, { screens, queue, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {
+  followCall(current, () => call, { screens, queue, link, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {
     afterHangup: privacyReset,
-    onFatalError: (code) => {
+    onFatalError: (code, scope) => {
       if (code === "invalid_kiosk_token") {
         call.dispose();
         call = null;
         screens.show("not-provisioned");
         return;
       }
-      notice("error_title", i18n.has(`error.${code}`) ? `error.${code}` : "error.unknown");
+      notice(code === "too_many_calls" ? "refused_title" : "error_title", errorKey(i18n, code, scope));
     },
   });
 }
 
-byTestId("cancel-button").addEventListener("click", () => {
-  if (call) call.hangup();
-  else privacyReset();
-});
 bindCallControls(() => call, { screens, inCall, callbackOffer, notice, reopenButton: byTestId("callback-reopen") },
-  (phone) => { callbackPhone = phone; });
+  (phone) => { callbackPhone = phone; }, privacyReset);
 
 rating.addEventListener("rate", async ({ detail }) => {
   if (call) await call.rate(detail.score, 3000);
@@ -172,6 +171,7 @@ function privacyReset() {
   chime.stop();
   inCall.reset();
   queue.reset();
+  link.reset();
   callbackOffer.reset();
   byTestId("callback-reopen").hidden = true;
   rating.reset();

@@ -72,6 +72,27 @@ async def test_bad_credit_code_is_explained_and_nothing_is_sent(
     assert live_server.hub.callers == {}
 
 
+async def test_error_summary_follows_the_fields_after_a_failed_submit(
+        live_server: LiveServer, new_page: NewPage) -> None:
+    page = await open_call_page(new_page, live_server)
+    await by_id(page, "call-button").click()
+    summary = by_id(page, "form-error")
+    await expect(summary).to_have_text("还有信息需要修改，请查看标红的地方")
+    await expect(by_id(page, "matter-error")).to_be_visible()
+
+    await fill_form(page, GOOD_USCC)  # every field fixed: only the matter is missing now
+    await expect(page.locator("[aria-invalid=true]")).to_have_count(0)
+    await expect(summary).to_have_text("请选择要办理的事项")
+    await by_id(page, "uscc").fill(BAD_USCC)  # a field goes wrong again
+    await expect(summary).to_have_text("还有信息需要修改，请查看标红的地方")
+    await by_id(page, "uscc").fill(GOOD_USCC)
+    await by_id(page, "matter-water").click()
+    await expect(summary).to_be_hidden()
+    await expect(page.get_by_role("alert").filter(has_text="标红")).to_have_count(0)
+    await snap(page, "enterprise-form-fixed-laptop")
+    assert live_server.hub.callers == {}
+
+
 async def test_company_calls_an_agent_and_rates_the_call(
         start_server: StartServer, new_page: NewPage) -> None:
     server = await start_server()

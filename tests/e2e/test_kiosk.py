@@ -39,10 +39,12 @@ async def snap(page: Page, name: str) -> None:
     await screenshot(page, name)
 
 
-def assert_quiet(page: Page) -> None:
-    """No script error, CSP violation or failed request was logged by the page."""
+def assert_quiet(page: Page, allow: tuple[str, ...] = ()) -> None:
+    """No script error, CSP violation or failed request was logged by the page (other than
+    messages containing one of ``allow``, e.g. a refused socket while a server restarts)."""
     messages: list[str] = page.console_messages  # type: ignore[attr-defined]
-    assert [m for m in messages if m.startswith(("error", "pageerror"))] == []
+    assert [m for m in messages if m.startswith(("error", "pageerror"))
+            and not any(text in m for text in allow)] == []
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0,
@@ -73,9 +75,11 @@ async def video_playing(page: Page) -> dict[str, float]:
 
 
 async def call_record(server: LiveServer, call_id: str | None) -> Any:
-    """The stored record of a call; the hub writes it in the background after ``ended``."""
+    """The stored record of a call once it says the call is over (the hub writes each
+    phase in the background)."""
     async def written() -> bool:
-        return await server.hub.call_records.get(call_id) is not None
+        record = await server.hub.call_records.get(call_id)
+        return record is not None and record.phase in ("ended", "interrupted")
     await eventually(written, 5, f"the record of call {call_id}")
     return await server.hub.call_records.get(call_id)
 

@@ -52,6 +52,7 @@ export class CallbackOffer extends EventTarget {
     const ok = isMainlandMobile(this.input.value);
     this.accept.classList.toggle("is-incomplete", !ok);
     const complain = !ok && (showError || this.input.value.length === 11);
+    delete this.error.dataset.i18n;
     this.error.hidden = !complain;
     this.error.textContent = complain ? this.i18n.t("callback_phone_invalid") : "";
     this.input.setAttribute("aria-invalid", String(complain));
@@ -64,6 +65,13 @@ export class CallbackOffer extends EventTarget {
       return;
     }
     this.dispatchEvent(new CustomEvent("accept", { detail: { phone: this.input.value } }));
+  }
+
+  /** Show the server's refusal (e.g. too many callbacks) under the number; the call waits on. */
+  showError(key) {
+    this.error.dataset.i18n = key;
+    this.error.textContent = this.i18n.t(key);
+    this.error.hidden = false;
   }
 
   reset() {

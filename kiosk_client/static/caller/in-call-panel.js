@@ -54,9 +54,11 @@ export class InCallPanel extends EventTarget {
     if (stream) this.remote.play().catch(() => {});
   }
 
-  /** The caller's own socket is down (true) or back (false). */
-  setLinkDown(down) {
+  /** The caller's own socket is down (true) or back (false); `restarting`: the server
+   *  closed it for a restart (1012). */
+  setLinkDown(down, restarting = false) {
     this.linkDown = down;
+    this.restarting = down && restarting;
     this._renderBanner();
   }
 
@@ -73,7 +75,8 @@ export class InCallPanel extends EventTarget {
 
   _renderBanner() {
     this.banner.hidden = !(this.linkDown || this.peerDown);
-    this.bannerText.textContent = this.i18n.t(this.linkDown ? "reconnecting" : "peer_reconnecting");
+    const key = this.linkDown ? (this.restarting ? "reconnecting_restart" : "reconnecting") : "peer_reconnecting";
+    this.bannerText.textContent = this.i18n.t(key);
   }
 
   _renderButtons() {

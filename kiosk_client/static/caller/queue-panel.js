@@ -11,7 +11,6 @@ export class QueuePanel {
     this.estimate = root.querySelector('[data-testid="queue-estimate"]');
     this.live = root.querySelector("[data-queue-live]");
     this.note = root.querySelector("[data-queue-note]");
-    this.linkStatus = root.querySelector("[data-link-status]");
     this.last = null;
     i18n.addEventListener("change", () => this._render(false));
     this.reset();
@@ -23,13 +22,11 @@ export class QueuePanel {
     this._render(changed);
   }
 
-  requeued() {
-    this.note.textContent = this.i18n.t("queue_requeued");
+  /** Back in the queue: after an agent did not answer, or after a server restart. */
+  requeued(reason) {
+    this.note.dataset.i18n = reason === "server_restart" ? "queue_requeued_restart" : "queue_requeued";
+    this.note.textContent = this.i18n.t(this.note.dataset.i18n);
     this.note.hidden = false;
-  }
-
-  setLink(state) {
-    this.linkStatus.hidden = state === "open" || state === "idle" || state === "closed";
   }
 
   _render(announce) {
@@ -48,8 +45,8 @@ export class QueuePanel {
     this.last = null;
     this.live.textContent = "";
     this.note.textContent = "";
+    delete this.note.dataset.i18n;
     this.note.hidden = true;
-    this.linkStatus.hidden = true;
     this._render(false);
   }
 }

@@ -44,6 +44,9 @@ export const STRINGS = {
   wait_unknown: { "zh-CN": "正在计算", en: "calculating" },
   cancel_button: { "zh-CN": "取消呼叫", en: "Cancel call" },
   link_reconnecting: { "zh-CN": "网络不稳定，正在重新连接…您的排队位置会保留", en: "Connection unstable, reconnecting… you keep your place" },
+  link_restarting: { "zh-CN": "系统正在重启，正在重新连接…请稍候", en: "The system is restarting, reconnecting… please wait" },
+  link_busy: { "zh-CN": "现在呼叫的人很多，几秒后自动再试…", en: "Many people are calling right now. Trying again in a few seconds…" },
+  queue_requeued_restart: { "zh-CN": "系统刚刚重启，已为您重新排队", en: "The system has just restarted: you are back in the queue" },
 
   // callback
   callback_title: { "zh-CN": "现在暂时没有工作人员能接听", en: "No agent can answer right now" },
@@ -62,6 +65,7 @@ export const STRINGS = {
   callback_reopen: { "zh-CN": "不想等了？留下电话，我们给您回电", en: "Rather not wait? Leave your number and we call you back" },
   callback_done_title: { "zh-CN": "已为您登记回电", en: "Callback booked" },
   callback_done_lead: { "zh-CN": "工作人员会尽快拨打 {phone} 联系您。", en: "An agent will call you soon on {phone}." },
+  callback_done_duplicate: { "zh-CN": "该号码已登记回拨，请保持电话畅通。", en: "This number already has a callback booked. Please keep your phone switched on." },
   callback_done_privacy: { "zh-CN": "屏幕稍后会自动清空，保护您的信息。", en: "The screen will clear itself shortly to protect your details." },
   done_button: { "zh-CN": "完成", en: "Done" },
 
@@ -77,6 +81,7 @@ export const STRINGS = {
   camera_on: { "zh-CN": "打开摄像头", en: "Camera on" },
   hangup: { "zh-CN": "挂断", en: "Hang up" },
   reconnecting: { "zh-CN": "网络不稳定，正在重新连接…请不要离开", en: "Connection unstable, reconnecting… please stay" },
+  reconnecting_restart: { "zh-CN": "系统正在重启，正在重新连接…请不要离开", en: "The system is restarting, reconnecting… please stay" },
   peer_reconnecting: { "zh-CN": "工作人员的网络不稳定，正在重新连接…", en: "The agent's connection is unstable, reconnecting…" },
   media_no_camera: { "zh-CN": "没有找到摄像头，工作人员只能听到您的声音", en: "No camera found: the agent can hear you but not see you" },
   media_no_microphone: { "zh-CN": "没有找到麦克风，工作人员只能看到您", en: "No microphone found: the agent can see you but not hear you" },
@@ -100,6 +105,8 @@ export const STRINGS = {
   ended_title: { "zh-CN": "通话已结束", en: "The call has ended" },
   ended_unanswered: { "zh-CN": "很抱歉，这次没能接通。请稍后再试，或咨询现场工作人员。", en: "Sorry, the call could not be connected. Please try again later or ask staff on site." },
   ended_lost: { "zh-CN": "网络中断时间太长，通话已结束。请重新呼叫。", en: "The connection was lost for too long and the call ended. Please call again." },
+  ended_restart: { "zh-CN": "系统刚刚重启，这次通话没能保留。请重新呼叫。", en: "The system has just restarted and this call could not be kept. Please call again." },
+  refused_title: { "zh-CN": "现在暂时不能呼叫", en: "You cannot call right now" },
   ok: { "zh-CN": "知道了", en: "OK" },
   error_title: { "zh-CN": "出了点问题", en: "Something went wrong" },
   not_provisioned_title: { "zh-CN": "本机尚未开通", en: "This kiosk is not set up yet" },
@@ -117,6 +124,15 @@ export const STRINGS = {
   "error.connection_lost": { "zh-CN": "网络中断，没能完成呼叫。请重新呼叫。", en: "The network dropped before the call was placed. Please call again." },
   "error.invalid_resume_token": { "zh-CN": "网络中断时间太长，通话已结束。请重新呼叫。", en: "The connection was lost for too long and the call ended. Please call again." },
   "error.invalid_message": { "zh-CN": "填写的信息有误，请检查后重试。", en: "Some details are not valid. Please check and try again." },
+  "error.too_many_calls": { "zh-CN": "正在排队的通话过多，请稍后再试。", en: "Too many calls are waiting right now. Please try again later." },
+  "error.too_many_calls.address": { "zh-CN": "同一网络正在排队的通话过多，请稍后再试。", en: "Too many calls from this network are waiting right now. Please try again later." },
+  "error.too_many_calls.company": { "zh-CN": "同一单位正在排队的通话过多，请稍后再试。", en: "Too many calls from your company are waiting right now. Please try again later." },
+  "error.too_many_calls.kiosk": { "zh-CN": "本终端已有一通通话，请先结束，或稍等片刻再试。", en: "This kiosk already has a call. Please end it first, or wait a moment and try again." },
+  "error.too_many_connections": { "zh-CN": "现在呼叫的人很多，请稍后再试。", en: "Many people are calling right now. Please try again later." },
+  "error.too_many_callbacks": { "zh-CN": "现在不能再登记回电，请继续排队等待。", en: "No more callbacks can be booked right now. Please keep waiting in the queue." },
+  "error.too_many_callbacks.address": { "zh-CN": "这个网络今天登记的回电太多了。请继续排队等待，或稍后再试。", en: "Too many callbacks were booked from this network today. Please keep waiting, or try later." },
+  "error.too_many_callbacks.phone": { "zh-CN": "这个号码今天登记的回电太多了。请换一个号码，或继续排队等待。", en: "This number has booked too many callbacks today. Use another number, or keep waiting." },
+  "error.too_many_callbacks.day": { "zh-CN": "今天的回电名额已满。请继续排队等待，或明天再试。", en: "Today's callbacks are fully booked. Please keep waiting, or try again tomorrow." },
   "error.unknown": { "zh-CN": "系统暂时出了问题，请稍后再试。", en: "The system has a problem right now. Please try again later." },
 
   // enterprise page

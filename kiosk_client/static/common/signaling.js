@@ -15,6 +15,15 @@ const FINAL_CLOSE_CODES = new Set([
   4401, // authentication failed
 ]);
 
+/** Reconnect delays (ms, before jitter) by the close code that began the outage. Every
+ *  other close (a network blip: 1001, 1006, …) retries quickly. The policy holds until a
+ *  socket opens again: connection refused while a server restarts does not shorten it. */
+const BACKOFF = {
+  default: { firstMs: 250, maxMs: 5000, minMs: 0 },
+  1012: { firstMs: 1000, maxMs: 10000, minMs: 0 }, // server restart: back in a few seconds
+  1013: { firstMs: 5000, maxMs: 60000, minMs: 5000 }, // try again later: never sooner than 5 s
+};
+
 export class SignalingClient extends EventTarget {
   /**
    * @param {string} path  "/ws/caller" or "/ws/agent"
@@ -34,6 +43,10 @@ export class SignalingClient extends EventTarget {
     this.retryTimer = null;
     this.keepAliveTimer = null;
     this.lastHeard = 0;
+    this.backoff = BACKOFF.default;
+    /** Code of the close that began the current outage (1012: restarting, 1013: busy);
+     *  null while open. Read it in a "state" listener to explain a reconnect. */
+    this.closeCode = null;
     this.state = "idle"; // idle | connecting | open | reconnecting | closed
   }
 
@@ -67,6 +80,8 @@ export class SignalingClient extends EventTarget {
       const reconnect = this.opened;
       this.opened = true;
       this.attempt = 0;
+      this.backoff = BACKOFF.default;
+      this.closeCode = null;
       this.lastHeard = Date.now();
       this._startKeepAlive(ws);
       this._setState("open");
@@ -106,14 +121,24 @@ export class SignalingClient extends EventTarget {
     if (this.ws !== ws) return;
     this.ws = null;
     clearInterval(this.keepAliveTimer);
+    if (BACKOFF[code]) {
+      if (this.backoff !== BACKOFF[code]) this.attempt = 0;
+      this.backoff = BACKOFF[code];
+      this.closeCode = code;
+    } else if (this.closeCode === null) {
+      this.closeCode = code;
+    }
     this.dispatchEvent(new CustomEvent("closed", { detail: { code, reason } }));
     if (!this.wanted || FINAL_CLOSE_CODES.has(code)) {
       this.wanted = false;
       this._setState("closed");
       return;
     }
+    // A state event also for a second close in a row (the state stays "reconnecting").
+    this.state = "closing";
     this._setState("reconnecting");
-    const delay = Math.min(5000, 250 * 2 ** this.attempt++) * (0.75 + Math.random() / 2);
+    const { firstMs, maxMs, minMs } = this.backoff;
+    const delay = Math.max(minMs, Math.min(maxMs, firstMs * 2 ** this.attempt++) * (0.75 + Math.random() / 2));
     this.retryTimer = setTimeout(() => this._open(), delay);
   }
 
@@ -126,7 +151,7 @@ export class SignalingClient extends EventTarget {
 
   /** Retry at once (e.g. the browser reports it is back online) instead of after backoff. */
   reconnectNow() {
-    if (this.wanted && !this.ws) {
+    if (this.wanted && !this.ws && this.backoff === BACKOFF.default) {
       this.attempt = 0;
       this._open();
     }

@@ -1,13 +1,15 @@
 // The enterprise guest form: company name, unified social credit code (GB 32100 check
 // character verified while typing), contact name and mobile. Errors appear next to their
-// field once the field was left or is complete, and all at once on submit.
+// field once the field was left or is complete, and all at once on submit. Dispatches
+// "check" whenever a field's verdict was shown again, so a summary can follow it.
 
 import { isMainlandMobile, normalizeUscc, usccProblem } from "/static/common/validators.js";
 
 const FIELDS = ["company-name", "uscc", "contact-name", "contact-phone"];
 
-export class CompanyForm {
+export class CompanyForm extends EventTarget {
   constructor(root, i18n) {
+    super();
     this.root = root;
     this.i18n = i18n;
     this.inputs = Object.fromEntries(FIELDS.map((id) => [id, root.querySelector(`[data-testid="${id}"]`)]));
@@ -65,7 +67,13 @@ export class CompanyForm {
     input.setAttribute("aria-invalid", String(!!problem));
     error.hidden = !problem;
     error.textContent = problem ? this.i18n.t(problem[0], problem[1]) : "";
+    this.dispatchEvent(new CustomEvent("check"));
     return !problem;
+  }
+
+  /** Whether any field is marked invalid on screen right now. */
+  get hasMarkedErrors() {
+    return FIELDS.some((id) => this.inputs[id].getAttribute("aria-invalid") === "true");
   }
 
   /** Check every field; returns the company for call_request, or null (focus on the first error). */
