@@ -53,6 +53,7 @@ def console_config(request: Request) -> dict[str, Any]:
         "wrapUpSeconds": settings.wrap_up_time,
         "serviceLevelSeconds": settings.service_level_threshold,
         "ringTimeoutSeconds": settings.ring_timeout,
+        "wrapUpOutcomeRequired": bool(getattr(settings, "wrap_up_outcome_required", True)),
     }
 
 

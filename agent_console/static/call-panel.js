@@ -176,6 +176,7 @@ export class CallPanel extends EventTarget {
     if (this.session) this.session.close();
     this.session = null;
     this.call = null;
+    this.hangingUp = false; // the guard is against double clicks on this call, not the next
     this.remoteVideo.srcObject = null;
     this.localVideo.srcObject = null;
     this._stopLocal();

@@ -69,7 +69,9 @@ class AgentConsole {
     this.call = new CallPanel(byTestId("call-panel"), {
       ...deps, onHangup: (callId) => this.send({ type: "hangup", call_id: callId }),
     });
-    this.wrapUp = new WrapUp(byTestId("wrapup-panel"), { ...deps, onDone: (result) => this.endWrapUp(result) });
+    this.wrapUp = new WrapUp(byTestId("wrapup-panel"), {
+      ...deps, outcomeRequired: config.wrapUpOutcomeRequired !== false, onDone: (result) => this.endWrapUp(result),
+    });
     this.queues = new QueuePanel(byTestId("queue-panel"), { ...deps, targetSeconds: config.serviceLevelSeconds ?? 2 });
     this.history = new History(app.querySelector(".panel-history"), deps);
     this.history.addEventListener("stats", (event) => this.idle.setStats(event.detail));
@@ -234,20 +236,25 @@ class AgentConsole {
     this.stateBar.setState({ state, reason: m.reason ?? null, autoAnswer: m.auto_answer ?? null });
     if (state === "ready" || state === "not_ready" || state === "offline") {
       this.incoming.hide();
-      if (this.wrapUp.open) {
-        if (this.wrapUp.dirty && this.wrapUp.callId) {
-          // The timer ended wrap-up while the agent was typing: the server still takes
-          // notes that name the call, so keep them instead of throwing them away.
-          this.endWrapUp({
-            callId: this.wrapUp.callId,
-            outcome: this.wrapUp.outcome.value || null,
-            notes: this.wrapUp.notes.value.trim(),
-          });
-          this.toasts.info(this.i18n.t("wrapup.expired"));
+      if (this.wrapUp.open && !this.wrapUp.late) {
+        if (this.wrapUp.dirty && this.wrapUp.callId && !this.wrapUp.complete) {
+          // The timer ended wrap-up while the agent was typing, with no outcome yet: the
+          // server takes late notes that name the call, but only with an outcome.
+          this.wrapUp.keepLate();
+        } else {
+          if (this.wrapUp.dirty && this.wrapUp.callId) {
+            // The server still takes notes that name the call: keep them.
+            this.endWrapUp({
+              callId: this.wrapUp.callId,
+              outcome: this.wrapUp.outcome.value || null,
+              notes: this.wrapUp.notes.value.trim(),
+            });
+            this.toasts.info(this.i18n.t("wrapup.expired"));
+          }
+          this.wrapUp.hide();
+          this.history.refreshSoon();
+          this.workspace.focus({ preventScroll: true });
         }
-        this.wrapUp.hide();
-        this.history.refreshSoon();
-        this.workspace.focus({ preventScroll: true });
       }
     }
     if (state === "wrap_up" && !this.wrapUp.open && !this.call.active) {
@@ -280,7 +287,10 @@ class AgentConsole {
   onConnected(m) {
     const offer = this.lastOffer && this.lastOffer.call_id === m.call_id ? this.lastOffer : null;
     this.incoming.hide();
-    if (this.wrapUp.open) this.wrapUp.hide();
+    if (this.wrapUp.open) {
+      if (this.wrapUp.late && this.wrapUp.dirty) this.toasts.error(this.i18n.t("wrapup.late_lost"));
+      this.wrapUp.hide();
+    }
     const fresh = this.call.callId !== m.call_id;
     this.call.start(this.signaling, m, offer).catch((error) => {
       this.toasts.error(this.i18n.t("error.media", { message: error.message || String(error) }));
@@ -318,7 +328,7 @@ class AgentConsole {
     }
     if (m.in_reply_to === "end_wrap_up") {
       if (m.code === "not_in_wrap_up") this.wrapUp.hide();
-      else this.wrapUp.failed();
+      else this.wrapUp.failed(m.code);
       this.updateStage();
     }
     const key = `error.${m.code}`;
@@ -344,19 +354,30 @@ class AgentConsole {
     this.updateStage();
   }
 
-  endWrapUp({ callId, outcome, notes }) {
+  endWrapUp({ callId, outcome, notes, late = false }) {
     const message = { type: "end_wrap_up" };
     if (callId) message.call_id = callId;
     if (outcome) message.outcome = outcome;
     if (notes) message.notes = notes;
-    if (!this.send(message)) this.wrapUp.failed();
+    if (!this.send(message)) {
+      this.wrapUp.failed();
+      return;
+    }
+    if (late) {
+      // Wrap-up already ended, so no agent_state follows: close now; wrap_up_saved confirms.
+      this.wrapUp.hide();
+      this.history.refreshSoon(600);
+      this.workspace.focus({ preventScroll: true });
+      this.updateStage();
+    }
   }
 
   // ------------------------------------------------------------------ rendering
 
   /** Show exactly one thing in the work area: the call, wrap-up, the ring, or the idle view. */
   updateStage() {
-    const phase = this.call.active ? "call" : this.wrapUp.open ? "wrapup" : this.incoming.offer ? "ringing" : "idle";
+    const offer = this.incoming.offer && (!this.wrapUp.open || this.wrapUp.late);
+    const phase = this.call.active ? "call" : offer ? "ringing" : this.wrapUp.open ? "wrapup" : "idle";
     document.body.dataset.phase = phase;
     this.idle.show(phase === "idle");
     const connected = this.signaling?.state === "open";

@@ -1,7 +1,9 @@
 // After-call work: outcome code, notes, the wrap-up countdown, "done".
 //
-// The server ends wrap-up by its timer too (agent_state leaves wrap_up); the panel then
-// closes and says so if notes were left unsent.
+// The server ends wrap-up by its timer too (agent_state leaves wrap_up). Notes typed by
+// then are still sent for that call; when an outcome is required and none was chosen,
+// the panel stays open "late" until the agent picks one (the server refuses notes
+// without an outcome: `outcome_required`).
 
 import { byTestId, h } from "./dom.js";
 import { describeCaller } from "./caller.js";
@@ -11,18 +13,27 @@ import { OUTCOMES } from "./strings.js";
 export class WrapUp {
   /**
    * @param {HTMLElement} root  the data-testid="wrapup-panel" section
-   * @param {{i18n: any, catalog: any, onDone: (result: {callId: string, outcome: string|null, notes: string}) => void}} deps
+   * @param {{i18n: any, catalog: any, outcomeRequired?: boolean,
+   *          onDone: (result: {callId: string, outcome: string|null, notes: string, late: boolean}) => void}} deps
    */
-  constructor(root, { i18n, catalog, onDone }) {
+  constructor(root, { i18n, catalog, onDone, outcomeRequired = true }) {
     this.root = root;
     this.i18n = i18n;
     this.catalog = catalog;
     this.onDone = onDone;
+    this.outcomeRequired = outcomeRequired;
     this.call = null;
+    this.late = false;
     this.form = root.querySelector('[data-role="wrapup-form"]');
     this.outcome = byTestId("wrapup-outcome", root);
     this.notes = byTestId("wrapup-notes", root);
     this.done = byTestId("wrapup-done", root);
+    this.outcomeError = byTestId("wrapup-outcome-error", root);
+    this.lateNote = byTestId("wrapup-late", root);
+    this.outcome.required = outcomeRequired;
+    this.outcome.addEventListener("change", () => {
+      if (this.outcome.value) this._showMissing(false);
+    });
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit();
@@ -57,6 +68,8 @@ export class WrapUp {
   show(summary, reason, seconds) {
     this.call = { ...summary, reason };
     this.submitted = false;
+    this.late = false;
+    this._showMissing(false);
     this.deadline = seconds > 0 ? Date.now() + seconds * 1000 : null;
     this.notes.value = "";
     this.outcome.value = "";
@@ -76,29 +89,71 @@ export class WrapUp {
     this._tick();
   }
 
+  /** True when "done" may be sent now: an outcome is chosen or none is required. */
+  get complete() {
+    return !this.outcomeRequired || this.outcome.value !== "";
+  }
+
+  /**
+   * The server's timer ended wrap-up with notes unsent and no outcome: stay open, say
+   * so, and send them (for this call) once the agent picks an outcome.
+   */
+  keepLate() {
+    if (!this.call) return;
+    this.late = true;
+    this.deadline = null;
+    this.render();
+    this._showMissing(true);
+  }
+
   hide() {
     clearInterval(this.timer);
     this.timer = null;
     this.call = null;
+    this.late = false;
     this.root.hidden = true;
     delete this.root.dataset.callId;
   }
 
   submit() {
     if (!this.call || this.submitted) return;
+    if (!this.complete) {
+      this._showMissing(true);
+      this.outcome.focus({ preventScroll: true });
+      return;
+    }
     this.submitted = true;
     this.done.disabled = true;
-    this.onDone({ callId: this.call.callId, outcome: this.outcome.value || null, notes: this.notes.value.trim() });
+    this.onDone({ callId: this.call.callId, outcome: this.outcome.value || null,
+                  notes: this.notes.value.trim(), late: this.late });
   }
 
-  /** The server refused our end_wrap_up (e.g. the timer ended it first): allow nothing more. */
-  failed() {
+  /** The server refused our end_wrap_up: let the agent correct and send again. */
+  failed(code = null) {
     this.done.disabled = false;
     this.submitted = false;
+    if (code === "outcome_required") {
+      this._showMissing(true);
+      this.outcome.focus({ preventScroll: true });
+    }
+  }
+
+  _showMissing(missing) {
+    this.outcomeError.hidden = !missing;
+    this.outcomeError.textContent = missing ? this.i18n.t("wrapup.outcome.missing") : "";
+    if (missing) this.outcome.setAttribute("aria-invalid", "true");
+    else this.outcome.removeAttribute("aria-invalid");
   }
 
   render() {
     this._renderOutcomes();
+    this.root.querySelector('[data-role="wrapup-outcome-label"]').textContent =
+      this.i18n.t(this.outcomeRequired ? "wrapup.outcome.required" : "wrapup.outcome");
+    this.root.querySelector('[data-role="wrapup-done-text"]').textContent =
+      this.i18n.t(this.late ? "wrapup.save_late" : "wrapup.done");
+    this.lateNote.hidden = !this.late;
+    this.lateNote.textContent = this.late ? this.i18n.t("wrapup.late") : "";
+    if (!this.outcomeError.hidden) this.outcomeError.textContent = this.i18n.t("wrapup.outcome.missing");
     if (!this.call) return;
     const who = describeCaller(this.i18n, this.call.peer || {});
     byTestId("wrapup-summary", this.root).textContent = this.i18n.t("wrapup.summary", {
@@ -126,6 +181,13 @@ export class WrapUp {
     const clockEl = this.root.querySelector('[data-role="wrapup-clock"]');
     const text = this.root.querySelector('[data-role="wrapup-clock-text"]');
     const countdown = byTestId("wrapup-countdown", this.root);
+    if (this.late) {
+      clockEl.textContent = clock(0);
+      text.textContent = this.i18n.t("wrapup.timed_out");
+      countdown.dataset.remaining = "0";
+      countdown.classList.add("urgent");
+      return;
+    }
     if (!this.deadline) {
       clockEl.textContent = "∞";
       text.textContent = this.i18n.t("wrapup.unlimited");

@@ -320,6 +320,90 @@ async def test_ringing_shows_the_callers_language(live_server: LiveServer,
         await waiting.close()
 
 
+# ---------------------------------------------------------------- wrap-up outcome
+
+
+async def answer_and_hang_up(page: Page, server: LiveServer) -> str:
+    """A raw caller rings the (ready) console; the agent answers and hangs up."""
+    waiting, queued = await caller(server, "water")
+    try:
+        await expect(by_id(page, "incoming-call")).to_have_attribute("data-call-id",
+                                                                     queued["call_id"])
+        await by_id(page, "accept-button").click()
+        await waiting.expect("connected", call_id=queued["call_id"])
+        await by_id(page, "hangup-button").click()
+        await expect(by_id(page, "wrapup-panel")).to_be_visible()
+        await waiting.expect("ended")
+    finally:
+        await waiting.close()
+    call_id: str = queued["call_id"]
+    return call_id
+
+
+@pytest.mark.browser
+async def test_wrap_up_needs_an_outcome_also_for_late_notes(start_server: StartServer,
+                                                            new_page: NewPage) -> None:
+    server = await start_server(wrap_up_time=4)
+    page = await new_page("agent")
+    await sign_in(page, server)
+    await go_ready(page)
+    state = by_id(page, "agent-state")
+    error = by_id(page, "wrapup-outcome-error")
+
+    # "Done" without an outcome explains what is missing and sends nothing.
+    first = await answer_and_hang_up(page, server)
+    await expect(by_id(page, "wrapup-panel")).to_contain_text("处理结果（必填）")
+    await by_id(page, "wrapup-done").click()
+    await expect(error).to_be_visible()
+    await expect(error).to_have_text("请选择处理结果后再提交")
+    await expect(by_id(page, "wrapup-outcome")).to_be_focused()
+    await expect(by_id(page, "wrapup-outcome")).to_have_attribute("aria-invalid", "true")
+    await expect(state).to_have_attribute("data-state", "wrap_up")
+    await accessible(page, "console wrap-up, outcome missing")
+    await by_id(page, "wrapup-outcome").select_option("resolved")
+    await expect(error).to_be_hidden()
+    await by_id(page, "wrapup-done").click()
+    await expect(state).to_have_attribute("data-state", "ready")
+
+    async def recorded(call_id: str, outcome: str) -> bool:
+        record = await server.hub.call_records.get(call_id)
+        return record is not None and record.outcome == outcome
+    await until(lambda: recorded(first, "resolved"))
+
+    # The timer ends wrap-up while notes are typed but no outcome is chosen: the panel
+    # stays, asks for one, and then files the notes with that call.
+    second = await answer_and_hang_up(page, server)
+    notes = "市民反映水压低，需安排上门。"
+    await by_id(page, "wrapup-notes").fill(notes)
+    await expect(state).to_have_attribute("data-state", "ready", timeout=10_000)
+    late = by_id(page, "wrapup-late")
+    await expect(late).to_be_visible()
+    await expect(late).to_contain_text("选择处理结果")
+    await expect(error).to_be_visible()
+    await expect(by_id(page, "wrapup-notes")).to_have_value(notes)
+    await screenshot(page, "console-wrapup-late-laptop")
+    await accessible(page, "console late wrap-up")
+    await by_id(page, "wrapup-done").click()
+    await expect(by_id(page, "wrapup-panel")).to_be_visible()
+    await by_id(page, "wrapup-outcome").select_option("follow-up")
+    await by_id(page, "wrapup-done").click()
+    await expect(by_id(page, "wrapup-panel")).to_be_hidden()
+    await expect(by_id(page, "idle-view")).to_be_visible()
+    await until(lambda: recorded(second, "follow-up"))
+    record = await server.hub.call_records.get(second)
+    assert record.notes == notes
+    assert not page_errors(page), page_errors(page)
+
+
+async def test_console_config_says_whether_an_outcome_is_required(
+        start_server: StartServer) -> None:
+    for required in (True, False):
+        server = await start_server(wrap_up_outcome_required=required)
+        async with httpx.AsyncClient() as client:
+            page = (await client.get(f"{server.http}/console")).text
+        assert f'"wrapUpOutcomeRequired": {str(required).lower()}' in page
+
+
 # ---------------------------------------------------------------- auto-answer
 
 
@@ -353,6 +437,7 @@ async def test_auto_answer_connects_without_a_click(live_server: LiveServer,
     assert timings.first_remote_frame_ms is not None
     await expect(by_id(page, "wrapup-panel")).to_be_visible()
     await expect(by_id(page, "wrapup-panel")).to_contain_text("来电者已挂断")
+    await by_id(page, "wrapup-outcome").select_option("resolved")
     await by_id(page, "wrapup-done").click()
     await expect(by_id(page, "agent-state")).to_have_attribute("data-state", "ready")
     await expect(by_id(page, "auto-answer")).to_be_checked()
