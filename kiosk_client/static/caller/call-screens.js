@@ -137,7 +137,7 @@ export function callbackDoneRenderer(i18n, phone) {
     const text = document.querySelector('[data-screen="callback-done"] [data-callback-done-text]');
     const number = phone();
     text.textContent = number ? i18n.t("callback_done_lead", { phone: maskPhone(number) }) : "";
-    if (number && duplicate) text.textContent += " " + i18n.t("callback_done_duplicate");
+    if (number && duplicate) text.textContent += "\n" + i18n.t("callback_done_duplicate");
   };
   i18n.addEventListener("change", render);
   /** Render for a new confirmation; `isDuplicate`: the number was already booked. */
