@@ -28,6 +28,10 @@ AUTH_TIMEOUT = 15.0
 CALLER_IDLE_TIMEOUT = 300.0
 MAX_AUTH_FAILURES = 3
 MAX_RATE_VIOLATIONS = 100
+#: frames over the byte budget before the socket is closed: no client of ours sends
+#: more than the burst (1 MiB) plus 256 KiB/s, and each over-budget frame already holds
+#: the reader back, so a flooder is cut off within seconds
+MAX_BYTE_VIOLATIONS = 10
 
 Parser = Callable[[str | bytes, int], p.Message]
 Handler = Callable[[Connection, p.Message], Awaitable[None]]
@@ -81,7 +85,7 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
     bucket = TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst, loop.time())
     byte_bucket = TokenBucket(settings.rate_limit_bytes_per_second,
                               settings.rate_limit_bytes_burst, loop.time())
-    violations = 0
+    violations = byte_violations = 0
     auth_failures = 0
     auth_deadline = loop.time() + AUTH_TIMEOUT
     conn.send(p.outbound("hello", role=role.value, max_message_bytes=settings.max_message_bytes))
@@ -110,9 +114,10 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
             debt = byte_bucket.take(size, loop.time())
             if debt > 0 or not bucket.allow(loop.time()):
                 violations += 1
+                byte_violations += debt > 0
                 conn.send(p.error("rate_limited", "too many messages or bytes; slow down",
                                   retry_after_ms=int(debt * 1000)))
-                if violations >= MAX_RATE_VIOLATIONS:
+                if violations >= MAX_RATE_VIOLATIONS or byte_violations >= MAX_BYTE_VIOLATIONS:
                     conn.close(1008, "rate limit exceeded repeatedly")
                     break
                 if debt > 0:

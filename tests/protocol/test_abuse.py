@@ -272,3 +272,24 @@ async def test_agent_frames_and_rest_bodies_are_strictly_typed(
                                     json={"username": "demo-agent-3", "password": 1234})
         assert bad_login.status_code == 422
     await agent1.close()
+
+
+async def test_bytes_per_second_are_capped_per_connection(start_server: StartServer) -> None:
+    """Fifteen 60 KB frames are within the message budget but far over the byte budget:
+    the sender is told to slow down, held back, and cut off; others are untouched."""
+    server = await start_server(rate_limit_bytes_per_second=64 * 1024,
+                                rate_limit_bytes_burst=128 * 1024)
+    noisy = await JsonClient.open(f"{server.ws}/ws/caller", "203.0.113.77")
+    neighbour = await JsonClient.open(f"{server.ws}/ws/caller", "198.51.100.77")
+    junk = "x" * 60_000
+    with pytest.raises(ConnectionClosed) as closed:
+        for _ in range(15):
+            await noisy.send(junk)
+        while True:
+            await noisy.recv(timeout=15)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    limited = [m for m in noisy.seen if m.get("code") == "rate_limited"]
+    assert len(limited) >= 10 and all(m["retry_after_ms"] > 0 for m in limited)
+    await neighbour.send({"type": "ping"})
+    await neighbour.expect("pong")
+    await neighbour.close()
