@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from signaling.store import AccountRepository, Database  # noqa: E402
 from signaling.tokens import sign  # noqa: E402
+from signaling.validators import uscc_check_character  # noqa: E402
 
 
 def free_port() -> int:
@@ -80,7 +81,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "CLOUD_AGENT_SECRET_KEY": secret, "CLOUD_AGENT_DEMO": "true",
            "CLOUD_AGENT_RATE_LIMIT_BURST": "100000", "CLOUD_AGENT_MAX_WAIT": "100000",
-           "CLOUD_AGENT_RESUME_GRACE": "600"}
+           "CLOUD_AGENT_RESUME_GRACE": "600",
+           # every simulated client comes from 127.0.0.1: lift the per-address abuse limits
+           "CLOUD_AGENT_MAX_CALLS_PER_ADDRESS": "1000000",
+           "CLOUD_AGENT_MAX_CALLER_SOCKETS_PER_ADDRESS": "1000000",
+           "CLOUD_AGENT_NEW_SOCKETS_PER_MINUTE": "1000000"}
     server = subprocess.Popen(
         [sys.executable, "-m", "signaling", "serve", "--port", str(port), "--data-dir",
          str(data_dir), "--log-level", "warning"],
@@ -111,11 +116,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             else:
                 drains.append(asyncio.create_task(drain(ws)))
             sockets.append(ws)
-        for _ in range(args.waiting):
+        for n in range(args.waiting):
             ws = await connect(f"{ws_base}/ws/caller")
             await recv_type(ws, "hello")
+            # Enterprise callers, one company each: a kiosk holds one live call at a time.
+            first17 = f"91330424MA{n:07d}"
+            company = {"name": f"基准测试企业{n}", "uscc": first17 + uscc_check_character(first17),
+                       "contact_name": "张三", "contact_phone": "13800138000"}
             await ws.send(json.dumps({"type": "call_request", "skill": "tax",
-                                      "kiosk_token": "demo-kiosk"}))
+                                      "company": company}))
             await recv_type(ws, "queued")
             drains.append(asyncio.create_task(drain(ws)))
             sockets.append(ws)
