@@ -376,7 +376,8 @@ class Hub:
         try:
             while (fields := self._record_pending.pop(call_id, None)) is not None:
                 try:
-                    await self.call_records.record(id=call_id, **fields)
+                    if not await self.call_records.record(id=call_id, **fields):
+                        raise LookupError("no row to update (its first write failed)")
                 except Exception:
                     log.exception("writing the record of call %s failed", call_id)
                     # Kept under any newer fields: the call's next write carries them too.

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Result, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from signaling.store.database import Database
@@ -208,6 +210,8 @@ class CatalogRepository:
             return await session.get(Skill, code)
 
 
+#: the fields a new call record needs (its NOT NULL columns without a default)
+_ROW_COLUMNS = {"id", "skill", "origin", "caller_label", "enqueued_at"}
 #: the phases after which a call record changes only by rating and wrap-up
 FINAL_PHASES = (CallPhase.ENDED.value, CallPhase.INTERRUPTED.value)
 
@@ -219,10 +223,22 @@ class CallRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, **fields: Any) -> CallRecord:
-        """Insert or update the record with ``fields["id"]``; fields not given are kept."""
+    async def record(self, **fields: Any) -> bool:
+        """Insert or update the record with ``fields["id"]``; fields not given are kept.
+
+        One statement per call, since the hub writes every phase of every call: an upsert
+        when the fields can make a whole row, else an UPDATE, which is ``False`` if there
+        is no row to update.
+        """
+        values = {key: value for key, value in fields.items() if key != "id"}
+        if not _ROW_COLUMNS <= fields.keys():
+            return await self._update(CallRecord.id == fields["id"], **values)
+        insert = (sqlite_insert if self._db.engine.dialect.name == "sqlite" else pg_insert)
+        statement = insert(CallRecord).values(**fields).on_conflict_do_update(
+            index_elements=[CallRecord.id], set_=values)
         async with self._db.session() as session, session.begin():
-            return await session.merge(CallRecord(**fields))
+            await session.execute(statement)
+        return True
 
     async def set_rating(self, call_id: str, rating: int) -> bool:
         """Store the caller's 1-5 rating; ``False`` if the call is unknown."""
