@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import secrets
 from typing import Any
 
@@ -15,10 +16,12 @@ from .settings import Settings
 from .store import (
     AccountExists,
     AccountRepository,
+    AuditRepository,
     CatalogRepository,
     Database,
     KioskRepository,
 )
+from .store.passwords import MIN_PASSWORD_LENGTH, PasswordTooShort, check_password_strength
 
 
 def parse_skills(text: str) -> dict[str, int]:
@@ -35,27 +38,47 @@ def parse_skills(text: str) -> dict[str, int]:
 
 def add_parser(sub: Any) -> None:
     admin = sub.add_parser("admin", help="manage agents, supervisors and kiosks")
-    admin.add_argument("--data-dir", help="server data dir (for the SQLite default)")
+    admin.add_argument("--data-dir", help="server data dir (for the SQLite default) [./data]")
     actions = admin.add_subparsers(dest="action", required=True)
     agent = actions.add_parser("add-agent", help="create an agent or supervisor")
-    agent.add_argument("username")
+    agent.add_argument("username", help="login name; also the account id")
     agent.add_argument("--skills", type=parse_skills, default={},
-                       help="comma-separated skill[:level], e.g. water:1,gas:2")
-    agent.add_argument("--display-name")
-    agent.add_argument("--partition", default="default", help="district")
-    agent.add_argument("--role", choices=("agent", "supervisor"), default="agent")
-    agent.add_argument("--password", help="default: generated and printed once")
+                       help="comma-separated skill[:level], e.g. water:1,gas:2 (1 = best)")
+    agent.add_argument("--display-name", help="name shown to callers [the username]")
+    agent.add_argument("--partition", default="default", help="district [default]")
+    agent.add_argument("--role", choices=("agent", "supervisor"), default="agent",
+                       help="agent or supervisor [agent]")
+    agent.add_argument("--password", help=f"at least {MIN_PASSWORD_LENGTH} characters "
+                       "(default: generated and printed once)")
     kiosk = actions.add_parser("add-kiosk", help="provision a kiosk; prints its URL token")
-    kiosk.add_argument("--name", required=True)
+    kiosk.add_argument("--name", required=True, help="the kiosk's name, e.g. 武原1号")
     kiosk.add_argument("--town", required=True, help="shown to agents, e.g. 海盐县武原街道")
-    kiosk.add_argument("--partition", default="default")
+    kiosk.add_argument("--partition", default="default", help="district [default]")
     actions.add_parser("list-agents", help="list accounts")
 
 
+def _actor() -> str:
+    """Who is running the CLI, for the audit trail."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 async def run_admin(args: argparse.Namespace) -> int:
+    from .app import secure_data_dir
+
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
+    if args.action == "add-agent" and args.password is not None:
+        try:
+            check_password_strength(args.password)
+        except PasswordTooShort as error:
+            print(error)
+            return 2
+    secure_data_dir(settings)
     db = Database(settings.resolved_database_url())
+    audit = AuditRepository(db)
     try:
         await db.create_all()
         if args.action == "add-agent":
@@ -73,6 +96,9 @@ async def run_admin(args: argparse.Namespace) -> int:
             except AccountExists:
                 print(f"an account named {args.username!r} already exists")
                 return 1
+            await audit.append(_actor(), "account_created", {
+                "username": args.username, "role": args.role, "partition": args.partition,
+                "skills": args.skills})
             print(f"created {args.role} {args.username} with skills {args.skills}")
             if not args.password:
                 print(f"password (shown once): {password}")
@@ -80,6 +106,9 @@ async def run_admin(args: argparse.Namespace) -> int:
             token = secrets.token_urlsafe(24)
             kiosk = await KioskRepository(db).create(token, name=args.name, town=args.town,
                                                      partition=args.partition)
+            await audit.append(_actor(), "kiosk_created", {
+                "kiosk_id": kiosk.id, "name": args.name, "town": args.town,
+                "partition": args.partition})
             print(f"kiosk {kiosk.id} ({args.name}, {args.town}) provisioned.")
             print(f"open once on the kiosk: /kiosk?token={token}")
         else:

@@ -9,7 +9,7 @@ import time
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -276,6 +276,17 @@ def build_router() -> APIRouter:
         return {"threshold_seconds": hub.settings.service_level_threshold,
                 "queues": [asdict(q) for q in hub.engine.queue_stats(now)],
                 "agents": [asdict(a) for a in hub.engine.agent_stats()]}
+
+    @router.get("/api/audit")
+    async def audit(account: Annotated[Account, Depends(supervisor)], hub: HubDep,
+                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+        """The audit trail, newest first: logins, account and kiosk changes, invites,
+        callback claims."""
+        return {"entries": [
+            {"id": entry.id, "at": entry.at, "actor": entry.actor, "action": entry.action,
+             "detail": entry.detail}
+            for entry in await hub.audit_log.recent(limit)
+        ]}
 
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics(hub: HubDep) -> str:

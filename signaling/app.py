@@ -26,7 +26,7 @@ from .demo import ensure_admin, seed_demo
 from .hub import Hub
 from .ratelimit import LoginThrottle
 from .settings import Settings
-from .store import Database
+from .store import AuditRepository, Database
 from .store.passwords import HashingGate
 from .ws import serve_socket
 
@@ -163,6 +163,8 @@ def create_app(settings: Settings) -> FastAPI:
             admin_password = await ensure_admin(db)
             if admin_password is not None:
                 app.state.admin_password = admin_password
+                await AuditRepository(db).append("system", "account_created", {
+                    "username": "admin", "role": "admin"})
                 print(f"Created administrator 'admin' with password: {admin_password}\n"
                       "It is shown only this once.", flush=True)
         hub = Hub(settings, db, load_secret(settings))

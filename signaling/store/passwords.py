@@ -61,9 +61,10 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-#: nice value of the hashing threads: the event loop (nice 0) preempts them whenever it
-#: has work, so a burst of logins cannot delay signaling; idle CPU still goes to hashing
-HASHING_NICE = 10
+#: nice value of the hashing threads (the lowest priority): the event loop (nice 0)
+#: preempts them whenever it has work, so a burst of logins cannot delay signaling; idle
+#: CPU still goes to hashing (nice 10 still let a loaded 2-core box reach x4-x7)
+HASHING_NICE = 19
 
 #: hashing threads per process; :class:`HashingGate` bounds logins further
 HASHING_THREADS = 4

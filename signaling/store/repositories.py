@@ -2,11 +2,13 @@
 
 Rules that must hold under concurrency are single statements: a callback is claimed by an
 ``UPDATE ... WHERE status = 'pending'``, a wrap-up only matches the call's own agent. Argon2
-runs in low-priority worker threads so that hashing never stalls the signaling event loop.
+runs in worker threads, for logins in low-priority ones, so that hashing never stalls the
+signaling event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import hashlib
 import secrets
@@ -35,6 +37,7 @@ from signaling.store.models import (
 )
 from signaling.store.passwords import (
     DUMMY_HASH,
+    hash_password,
     hash_password_async,
     needs_rehash,
     verify_password_async,
@@ -89,7 +92,8 @@ class AccountRepository:
             id=account_id or f"agent-{secrets.token_hex(8)}",
             username=username,
             display_name=display_name or username,
-            password_hash=await hash_password_async(password),
+            # Normal priority: accounts are made by seeding and the CLI, not by strangers.
+            password_hash=await asyncio.to_thread(hash_password, password),
             role=role,
             partition=partition,
             skills=dict(skills or {}),
