@@ -37,32 +37,46 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="directory for the SQLite file and key [./data]")
     serve.add_argument("--demo", action="store_true", default=None,
                        help="seed demo skills, agents demo-agent-1..5 (password demo) "
-                       "and kiosk token demo-kiosk")
+                       "and kiosk token demo-kiosk; no admin account is created")
     serve.add_argument("--config", help="TOML settings file (same as CLOUD_AGENT_CONFIG_FILE)")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-level", default="info", type=str.lower,
+                       choices=("critical", "error", "warning", "info", "debug", "trace"),
+                       help="log level of the server and of uvicorn [info]")
 
     call = sub.add_parser("call", help="place a real WebRTC call as a headless caller")
-    call.add_argument("--server", default="http://127.0.0.1:8080")
-    call.add_argument("--skill", required=True)
+    call.add_argument("--server", default="http://127.0.0.1:8080",
+                      help="base URL of the server [http://127.0.0.1:8080]")
+    call.add_argument("--skill", required=True, help="matter to call about, e.g. water")
     call.add_argument("--kiosk-token", help="device token (default: an enterprise caller)")
-    call.add_argument("--company", default="海盐演示企业有限公司")
-    call.add_argument("--uscc", default="91350100M000100Y43")
-    call.add_argument("--contact", default="张三")
-    call.add_argument("--phone", default="13800138000")
+    call.add_argument("--company", default="海盐演示企业有限公司",
+                      help="enterprise caller: company name [%(default)s]")
+    call.add_argument("--uscc", default="91350100M000100Y43",
+                      help="enterprise caller: unified social credit code [%(default)s]")
+    call.add_argument("--contact", default="张三",
+                      help="enterprise caller: contact person [%(default)s]")
+    call.add_argument("--phone", default="13800138000",
+                      help="enterprise caller: contact mobile number [%(default)s]")
     call.add_argument("--hold", type=float, default=5.0, help="seconds in call before hang-up")
     call.add_argument("--media", help="media file to send, or 'camera' (default synthetic)")
-    call.add_argument("--timeout", type=float, default=120.0)
+    call.add_argument("--timeout", type=float, default=120.0,
+                      help="seconds from the call button to 'connected' before giving up "
+                      "(the caller then leaves the queue) [120]")
     call.add_argument("--json", action="store_true", help="print JSON lines")
 
     answer = sub.add_parser("answer", help="log in as an agent and answer calls headlessly")
-    answer.add_argument("--server", default="http://127.0.0.1:8080")
-    answer.add_argument("--user", required=True)
-    answer.add_argument("--password", required=True)
-    answer.add_argument("--auto-answer", action="store_true")
+    answer.add_argument("--server", default="http://127.0.0.1:8080",
+                        help="base URL of the server [http://127.0.0.1:8080]")
+    answer.add_argument("--user", required=True, help="agent username")
+    answer.add_argument("--password", required=True, help="agent password")
+    answer.add_argument("--auto-answer", action="store_true",
+                        help="turn on server-side auto-answer (calls connect without an "
+                        "offer to accept)")
     answer.add_argument("--calls", type=int, default=1, help="calls to take before exiting")
     answer.add_argument("--hold", type=float, default=5.0, help="seconds in call before hang-up")
     answer.add_argument("--media", help="media file to send, or 'camera' (default synthetic)")
-    answer.add_argument("--timeout", type=float, default=600.0)
+    answer.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds to wait for each offer, and for each offered call to "
+                        "connect, before giving up [600]")
     answer.add_argument("--json", action="store_true", help="print JSON lines")
 
     from .admin import add_parser as add_admin_parser
@@ -78,8 +92,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Everything the server writes (the SQLite files, secret.key) is for its own user only.
+    os.umask(0o077)
+    level = "DEBUG" if args.log_level == "trace" else args.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     if args.config:
         os.environ["CLOUD_AGENT_CONFIG_FILE"] = args.config

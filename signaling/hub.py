@@ -205,6 +205,7 @@ class Hub:
 
     def _do_CallQueued(self, action: act.CallQueued, now: float) -> None:  # noqa: N802
         info = self.callers[action.call_id]
+        log.info("call %s queued: %s, %s", action.call_id, info.skill, info.origin.value)
         self.record_call(action.call_id, phase=CallPhase.QUEUED.value,
                          enqueued_at=self.wall(now), **self._record_identity(info))
         position = self.engine.position_of(action.call_id) or (1, 0)
@@ -274,6 +275,7 @@ class Hub:
 
     def _do_CallConnected(self, action: act.CallConnected, now: float) -> None:  # noqa: N802
         info = self.callers[action.call_id]
+        log.info("call %s answered by %s", action.call_id, action.agent_id)
         self.record_call(action.call_id, phase=CallPhase.ANSWERED.value,
                          agent_id=action.agent_id, answered_at=self.wall(now),
                          wait_s=action.waited)
@@ -307,6 +309,7 @@ class Hub:
 
     def _do_CallEnded(self, action: act.CallEnded, now: float) -> None:  # noqa: N802
         info = self.callers.pop(action.call_id, None)
+        log.info("call %s ended: %s", action.call_id, action.reason)
         self.call_limits.remove(action.call_id)
         self.sessions.pop(action.call_id, None)
         message = p.outbound("ended", call_id=action.call_id, reason=action.reason,
