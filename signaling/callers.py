@@ -106,16 +106,16 @@ class CallerSide:
                       target_agent_id=invite.agent_id, invite_id=invite.id)
 
     async def _call_request(self, conn: Connection, message: p.CallRequest) -> None:
-        caller = await self._identify(conn, message)
         repeated = self.hub.request_ids.get(message.request_id or "")
+        if conn.call_id is not None and conn.call_id != repeated:
+            raise HubError("call_in_progress", "this connection already has a call")
+        caller = await self._identify(conn, message)
         if repeated is not None and repeated in self.hub.callers:
             info = self.hub.callers[repeated]
             if info.identity != caller.identity:
                 # Someone else's id: never hand over their call or even their frame.
                 raise HubError("request_id_in_use", "this request id belongs to another "
                                "caller; send a new random one")
-            if conn.call_id is not None and conn.call_id != repeated:
-                raise HubError("call_in_progress", "this connection already has a call")
             # The same button press again: the first answer was lost with the socket.
             position = self.hub.engine.position_of(repeated) or (1, 0)
             conn.send(p.outbound("queued", call_id=repeated, resume_token=info.resume_token,

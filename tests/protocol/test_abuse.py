@@ -196,7 +196,7 @@ async def test_a_repeated_request_id_belongs_to_its_caller(live_server: LiveServ
     busy, own = await enterprise_call(live_server, "192.0.2.66", company(3))
     await busy.send({"type": "call_request", "skill": "water", "company": company(1),
                      "request_id": request_id})
-    await busy.error("request_id_in_use")
+    await busy.error("call_in_progress")
     assert queued["call_id"] not in json.dumps(busy.seen)
     # The victim's own retry from its own address still returns its call.
     retry, again = await enterprise_call(live_server, "192.0.2.10", company(1),

@@ -317,7 +317,7 @@ async def test_enterprise_callers_cannot_jump_the_queue(live_server: LiveServer)
                       "priority": True})
     assert (await guest.expect("queued"))["position"] == 2
     elder = await JsonClient.open(f"{live_server.ws}/ws/caller")
-    await elder.send({"type": "call_request", "skill": "gas", "kiosk_token": "demo-kiosk",
+    await elder.send({"type": "call_request", "skill": "gas", "kiosk_token": "demo-kiosk-2",
                       "priority": True})
     assert (await elder.expect("queued"))["position"] == 1
     for client in (first, guest, elder):
