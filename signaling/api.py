@@ -213,7 +213,7 @@ def build_router() -> APIRouter:
              "enqueued_at": r.enqueued_at, "answered_at": r.answered_at,
              "ended_at": r.ended_at, "talk_s": r.talk_s, "wait_s": r.wait_s,
              "end_reason": r.end_reason, "rating": r.rating, "outcome": r.outcome,
-             "notes": r.notes}
+             "notes": r.notes, "phase": r.phase}
             for r in records
         ]}
 
