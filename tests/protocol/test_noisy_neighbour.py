@@ -88,7 +88,7 @@ def test_a_flooding_socket_does_not_slow_another_callers_pings(server: str) -> N
         finally:
             flooder.kill()
             flooder.wait(10)
-    ratio = during / max(at_rest, 0.5)
+    ratio = during / max(at_rest, 2.0)  # a floor: sub-ms jitter is not a regression
     print(f"ping p99 at rest {at_rest:.2f} ms, during the flood {during:.2f} ms "
           f"({ratio:.1f}x)")
     assert ratio < 5, (at_rest, during)
