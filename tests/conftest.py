@@ -62,7 +62,7 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         running.append((server, task))
-        for _ in range(500):
+        for _ in range(3000):  # 30 s: a loaded machine starts slowly
             if server.started:
                 break
             if task.done():
