@@ -19,6 +19,7 @@ from playwright.async_api import Page, WebSocketRoute, expect
 
 from kiosk_client.headless import answer_calls
 from tests.conftest import LiveServer, StartServer
+from tests.e2e.a11y import ALL_IMPACTS, assert_accessible
 from tests.e2e.conftest import KIOSK, LAPTOP, NewPage, remote_video_playing, screenshot
 
 pytestmark = pytest.mark.browser
@@ -32,11 +33,13 @@ def by_id(page: Page, name: str) -> Any:
 
 
 async def snap(page: Page, name: str) -> None:
-    """Screenshot a screen after checking it does not scroll sideways."""
+    """Screenshot a screen after checking it does not scroll sideways and that axe-core
+    finds no violation on it (of any impact: the caller pages are clean)."""
     widths = await page.evaluate(
         "[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], f"{name}: horizontal scroll {widths}"
     await screenshot(page, name)
+    await assert_accessible(page, name, ALL_IMPACTS)
 
 
 def assert_quiet(page: Page, allow: tuple[str, ...] = ()) -> None:

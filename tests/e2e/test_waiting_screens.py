@@ -142,3 +142,25 @@ async def test_server_restart_while_waiting_is_explained_and_the_call_comes_back
     record = await call_record(restarted, new_call)
     assert record.end_reason == "caller_hangup"
     assert_quiet(page, allow=("ERR_CONNECTION_REFUSED",))
+
+
+async def test_enterprise_queue_and_callback_screens_lead_back_to_the_form(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server()
+    page = await new_page("enterprise", viewport=LAPTOP)
+    await page.goto(f"{server.http}/call")
+    await fill_form(page, GOOD_USCC)
+    await by_id(page, "matter-tax").click()
+    await by_id(page, "call-button").click()
+    # Nobody on duty: the callback offer, prefilled with the contact's mobile.
+    await expect(by_id(page, "callback-phone")).to_have_value("13912345678")
+    await snap(page, "enterprise-callback-laptop")
+    await by_id(page, "callback-keep-waiting").click()
+    await expect(by_id(page, "queue-position")).to_have_text("1")
+    await snap(page, "enterprise-queue-laptop")
+    (call_id,) = server.hub.callers
+    await by_id(page, "cancel-button").click()
+    await expect(by_id(page, "company-name")).to_have_value("海盐县武原食品有限公司")
+    record = await call_record(server, call_id)
+    assert record.end_reason == "caller_hangup"
+    assert_quiet(page)
