@@ -31,9 +31,9 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from signaling.matters.validators import uscc_check_character  # noqa: E402
 from signaling.store import AccountRepository, Database  # noqa: E402
 from signaling.tokens import sign  # noqa: E402
-from signaling.validators import uscc_check_character  # noqa: E402
 
 
 def free_port() -> int:

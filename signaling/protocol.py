@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from .validators import is_mainland_mobile, is_valid_uscc
+from .matters.validators import is_mainland_mobile, is_valid_uscc
 
 PROTOCOL_VERSION = 1
 

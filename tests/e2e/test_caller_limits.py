@@ -12,7 +12,7 @@ import asyncio
 import pytest
 from playwright.async_api import expect
 
-from signaling.validators import uscc_check_character
+from signaling.matters.validators import uscc_check_character
 from tests.conftest import StartServer
 from tests.e2e.conftest import KIOSK, LAPTOP, NewPage
 from tests.e2e.test_enterprise import GOOD_USCC, fill_form

@@ -13,7 +13,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from kiosk_client.headless import answer_calls
-from signaling.validators import uscc_check_character
+from signaling.matters.validators import uscc_check_character
 from tests.conftest import LiveServer, StartServer
 from tests.e2e.conftest import LAPTOP, NewPage
 from tests.e2e.test_kiosk import (

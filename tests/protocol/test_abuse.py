@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from signaling.validators import uscc_check_character
+from signaling.matters.validators import uscc_check_character
 from tests.conftest import LiveServer, StartServer
 from tests.protocol.wsclient import JsonClient, agent, caller, login
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from signaling.ice import ice_servers_for, turn_rest_credential
-from signaling.ratelimit import LoginThrottle, TokenBucket
-from signaling.settings import Settings
-from signaling.tokens import TokenError, sign, verify
-from signaling.validators import (
+from signaling.matters.validators import (
     is_mainland_mobile,
     is_valid_resident_id,
     is_valid_uscc,
     uscc_check_character,
 )
+from signaling.ratelimit import LoginThrottle, TokenBucket
+from signaling.settings import Settings
+from signaling.tokens import TokenError, sign, verify
 
 
 @pytest.mark.parametrize("code", ["91350100M000100Y43", "91330424MA2B3C4D5Y"])

@@ -1,4 +1,4 @@
-// Mirrors signaling/validators.py so forms can explain mistakes before sending;
+// Mirrors signaling/matters/validators.py so forms can explain mistakes before sending;
 // the server's verdict is the one that counts.
 
 const USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY";

@@ -1,0 +1,5 @@
+"""The matters a caller settles in a call: the service catalog, its forms and their
+validators, and the session document that carries forms, identity, materials and screens.
+
+Pure and I/O-free like ``signaling.routing``: the hub feeds it and delivers what it returns.
+"""
