@@ -76,6 +76,15 @@ export class Api {
   recentCalls() { return this.request("GET", "/api/calls/recent"); }
   callbacks() { return this.request("GET", "/api/callbacks"); }
   claimCallback(id) { return this.request("POST", `/api/callbacks/${encodeURIComponent(id)}/claim`); }
-  completeCallback(id) { return this.request("POST", `/api/callbacks/${encodeURIComponent(id)}/complete`); }
-  createInvite(skill, label) { return this.request("POST", "/api/invites", { skill, label }); }
+  /** outcome: resolved | follow-up | no-answer | wrong-number | other; notes optional. */
+  completeCallback(id, outcome, notes) {
+    const body = notes ? { outcome, notes } : { outcome };
+    return this.request("POST", `/api/callbacks/${encodeURIComponent(id)}/complete`, body);
+  }
+  /** POST /api/invites → {id, token, url, skill, label, expires_at, max_uses, uses}. */
+  createInvite({ skill, label, maxUses, ttlSeconds }) {
+    return this.request("POST", "/api/invites", { skill, label, max_uses: maxUses, ttl_seconds: ttlSeconds });
+  }
+  invites() { return this.request("GET", "/api/invites"); }
+  revokeInvite(id) { return this.request("DELETE", `/api/invites/${encodeURIComponent(id)}`); }
 }

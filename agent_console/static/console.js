@@ -126,6 +126,7 @@ class AgentConsole {
     this.connect();
     this.history.load();
     this.callbacks.start();
+    this.invite.load();
     this.updateStage();
     this.workspace.focus({ preventScroll: true });
   }
@@ -175,6 +176,10 @@ class AgentConsole {
       if (this.signaling !== signaling) return;
       const { code } = event.detail;
       if (code === 4001 || code === 4401 || code === 4000) this.showBanner("conn.replaced", "conn.reconnect", () => this.connect());
+      // The outage began with a server restart (1012) or "try again later" (1013): say so
+      // calmly; the client retries with a jittered back-off and onOpen signs in again.
+      else if (signaling.closeCode === 1012) this.showBanner("conn.restarting", null, null);
+      else if (signaling.closeCode === 1013) this.showBanner("conn.busy", null, null);
     });
     signaling.addEventListener("message", (event) => {
       if (this.signaling === signaling) this.onMessage(event.detail);

@@ -71,6 +71,8 @@ export const STRINGS = entries({
   "conn.idle": ["未连接", "Not connected"],
   "conn.replaced": ["此账号已在其他窗口登录，本窗口已断开。", "This account signed in elsewhere; this window was disconnected."],
   "conn.reconnect": ["在此窗口继续", "Continue here"],
+  "conn.restarting": ["系统正在重启，正在重新连接…", "The system is restarting; reconnecting…"],
+  "conn.busy": ["服务器繁忙，稍后自动重新连接…", "The server is busy; reconnecting shortly…"],
 
   "idle.ready.title": ["等待来电", "Waiting for calls"],
   "idle.ready.body": ["有来电时将响铃并在此处显示来电信息。", "Incoming calls ring and appear here."],
@@ -194,6 +196,20 @@ export const STRINGS = entries({
   "callbacks.completed": ["回拨已完成", "Callback done"],
   "callbacks.requested": ["{time} 申请", "requested {time}"],
   "callbacks.error": ["回拨列表加载失败", "Could not load callbacks"],
+  "callbacks.masked": ["号码已隐藏，认领后显示", "number hidden until claimed"],
+  "callbacks.outcome": ["回拨结果", "Outcome"],
+  "callbacks.outcome.placeholder": ["请选择回拨结果", "Choose an outcome"],
+  "callbacks.outcome.missing": ["请选择回拨结果后再保存", "Choose an outcome before you save"],
+  "callbacks.notes": ["备注（可选）", "Notes (optional)"],
+  "callbacks.notes.placeholder": ["通话要点、后续安排…", "What was said, what follows…"],
+  "callbacks.save": ["保存并完成", "Save"],
+  "callbacks.cancel": ["取消", "Cancel"],
+  "callbacks.history": ["已完成回拨", "Completed callbacks"],
+  "callback.outcome.resolved": ["已解决", "Resolved"],
+  "callback.outcome.follow-up": ["需跟进", "Follow-up"],
+  "callback.outcome.no-answer": ["无人接听", "No answer"],
+  "callback.outcome.wrong-number": ["号码错误", "Wrong number"],
+  "callback.outcome.other": ["其他", "Other"],
 
   "invite.title": ["邀请链接", "Invite link"],
   "invite.intro": ["为企业或群众生成直达您的视频来电链接。", "A link that calls you directly, for an enterprise or citizen."],
@@ -206,6 +222,24 @@ export const STRINGS = entries({
   "invite.copy_failed": ["无法自动复制，请手动复制链接", "Could not copy; copy the link by hand"],
   "invite.expires": ["有效期至 {time}", "Valid until {time}"],
   "invite.error": ["生成邀请链接失败", "Could not create the invite link"],
+  "invite.uses": ["可用次数", "Uses"],
+  "invite.uses.single": ["单次", "Single use"],
+  "invite.uses.many": ["{n} 次", "{n} calls"],
+  "invite.lifetime": ["有效期", "Valid for"],
+  "invite.lifetime.hours": ["{n} 小时", "{n} h"],
+  "invite.lifetime.days": ["{n} 天", "{n} days"],
+  "invite.once": ["链接只显示这一次，请现在复制", "The link is shown only now: copy it"],
+  "invite.list": ["我的邀请链接", "My invite links"],
+  "invite.list.empty": ["还没有邀请链接", "No invite links yet"],
+  "invite.list.error": ["邀请链接列表加载失败", "Could not load your invite links"],
+  "invite.used": ["已用 {uses}/{max} 次", "used {uses}/{max}"],
+  "invite.state.active": ["有效", "Active"],
+  "invite.state.used": ["已用完", "Used up"],
+  "invite.state.expired": ["已过期", "Expired"],
+  "invite.state.revoked": ["已撤销", "Revoked"],
+  "invite.revoke": ["撤销", "Revoke"],
+  "invite.revoke.label": ["撤销邀请链接：{matter} {label}", "Revoke invite link: {matter} {label}"],
+  "invite.revoked": ["邀请链接已撤销，不能再用来呼叫", "Invite link revoked; it can no longer be used"],
 
   "help.title": ["快捷键与帮助", "Shortcuts and help"],
   "help.close": ["关闭", "Close"],
@@ -243,6 +277,9 @@ export const STRINGS = entries({
 
 /** Not-ready reasons an agent may choose, in menu order. */
 export const NOT_READY_REASONS = ["break", "lunch", "training", "meeting", "admin"];
+
+/** Callback outcome codes (POST /api/callbacks/{id}/complete), in menu order. */
+export const CALLBACK_OUTCOMES = ["resolved", "follow-up", "no-answer", "wrong-number", "other"];
 
 /** Wrap-up outcome codes, in menu order. */
 export const OUTCOMES = ["resolved", "forwarded", "follow-up", "no-show", "other"];

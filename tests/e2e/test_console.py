@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 from kiosk_client.headless import CallTimings, place_call
 from tests.conftest import LiveServer, StartServer
@@ -320,6 +320,53 @@ async def test_ringing_shows_the_callers_language(live_server: LiveServer,
         await waiting.close()
 
 
+@pytest.mark.browser
+async def test_server_restart_close_shows_a_calm_notice_then_signs_back_in(
+        live_server: LiveServer, new_page: NewPage) -> None:
+    server = live_server
+    page = await new_page("agent")
+    restarting = False
+    attempts: list[bool] = []
+
+    async def through(route: WebSocketRoute) -> None:
+        attempts.append(restarting)
+        if restarting:  # the server is not back yet: the connection is refused
+            await route.close(code=1006, reason="connection refused")
+            return
+        route.connect_to_server()
+    await page.route_web_socket("**/ws/agent", through)
+    await sign_in(page, server)
+    await go_ready(page)
+    first = server.hub.agents["demo-agent-1"]
+
+    restarting = True
+    first.close(1012, "server restart")
+    banner = by_id(page, "connection-banner")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_have_text("系统正在重启，正在重新连接…")
+    await expect(by_id(page, "connection-status")).to_have_attribute("data-state", "reconnecting")
+    await until(lambda: _now(attempts.count(True) >= 2), timeout=15)
+    await expect(banner).to_have_text("系统正在重启，正在重新连接…")  # refused retries keep it
+    await screenshot(page, "console-server-restart-laptop")
+    await accessible(page, "console while the server restarts")
+
+    restarting = False
+    await expect(by_id(page, "connection-status")).to_have_attribute("data-state", "open",
+                                                                     timeout=15_000)
+    await expect(banner).to_be_hidden()
+
+    async def signed_in_again() -> bool:
+        again = server.hub.agents.get("demo-agent-1")
+        return again is not None and again is not first
+    await until(signed_in_again)
+    await expect(by_id(page, "agent-state")).not_to_have_attribute("data-state", "unknown")
+    assert not page_errors(page), page_errors(page)
+
+
+async def _now(value: bool) -> bool:
+    return value
+
+
 # ---------------------------------------------------------------- wrap-up outcome
 
 
@@ -550,8 +597,60 @@ async def test_wrong_password_and_keyboard_only_work(live_server: LiveServer,
 
 
 @pytest.mark.browser
-async def test_invite_link_and_callback_claim(live_server: LiveServer,
-                                              new_page: NewPage) -> None:
+async def test_invite_links_are_short_limited_listed_and_revocable(
+        live_server: LiveServer, new_page: NewPage) -> None:
+    server = live_server
+    page = await new_page("agent")
+    await sign_in(page, server)
+    panel = by_id(page, "invite-panel")
+    await by_id(page, "invite-skill").select_option("tax")
+    await by_id(page, "invite-label").fill("某某公司 张先生")
+    await by_id(page, "invite-uses").select_option("3")
+    await by_id(page, "invite-lifetime").select_option(str(3600))
+    await by_id(page, "invite-create").click()
+    url = by_id(page, "invite-url")
+    await expect(url).to_be_visible()
+    value = await url.input_value()
+    token = value.split("invite=", 1)[1]
+    assert value == f"{server.http}/call?invite={token}" and len(token) == 22, value
+    assert "张" not in value and "tax" not in value
+    await expect(panel).to_contain_text("只显示这一次")
+    async with httpx.AsyncClient() as client:
+        invite = (await client.get(f"{server.http}/api/invites/{token}")).json()
+    assert invite["skill"] == "tax" and invite["uses_left"] == 3
+    assert invite["expires_at"] - time.time() < 3600 + 5
+    await by_id(page, "invite-copy").click()
+    await expect(by_id(page, "toast").last).to_be_visible()
+
+    item = by_id(page, "invite-list").get_by_test_id("invite-item")
+    await expect(item).to_have_count(1)
+    await expect(item).to_contain_text("税务")
+    await expect(item).to_contain_text("某某公司 张先生")
+    await expect(item.get_by_test_id("invite-uses-count")).to_have_text("已用 0/3 次")
+    await expect(item.get_by_test_id("invite-state")).to_have_text("有效")
+    await screenshot(page, "console-invite-laptop")
+    await accessible(page, "console invite panel with a new link")
+
+    await item.get_by_test_id("invite-revoke").click()
+    await expect(item).to_have_attribute("data-state", "revoked")
+    await expect(item.get_by_test_id("invite-state")).to_have_text("已撤销")
+    await expect(item.get_by_test_id("invite-revoke")).to_have_count(0)
+    await expect(url).to_be_hidden()
+    async with httpx.AsyncClient() as client:
+        gone = await client.get(f"{server.http}/api/invites/{token}")
+    assert gone.status_code == 404 and gone.json()["code"] == "invalid_invite"
+
+    # The list survives a reload (it comes from the server); the link itself does not.
+    await page.reload()
+    await expect(by_id(page, "invite-list").get_by_test_id("invite-item")).to_have_count(1)
+    await expect(by_id(page, "invite-url")).to_be_hidden()
+    await accessible(page, "console invite list")
+    assert not page_errors(page), page_errors(page)
+
+
+@pytest.mark.browser
+async def test_callback_completion_records_outcome_and_notes_and_keeps_history(
+        live_server: LiveServer, new_page: NewPage) -> None:
     server = live_server
     # A caller with nobody ready takes the callback offer.
     waiting, queued = await caller(server, "gas")
@@ -561,29 +660,52 @@ async def test_invite_link_and_callback_claim(live_server: LiveServer,
 
     page = await new_page("agent")
     await sign_in(page, server)
-    await by_id(page, "invite-skill").select_option("tax")
-    await by_id(page, "invite-label").fill("某某公司 张先生")
-    await by_id(page, "invite-create").click()
-    url = by_id(page, "invite-url")
-    await expect(url).to_be_visible()
-    value = await url.input_value()
-    assert value.startswith(f"{server.http}/call?invite=")
-    async with httpx.AsyncClient() as client:
-        token = value.split("invite=", 1)[1]
-        invite = (await client.get(f"{server.http}/api/invites/{token}")).json()
-    assert invite["skill"] == "tax" and invite["agent"]["id"] == "demo-agent-1"
-    await by_id(page, "invite-copy").click()
-    await expect(by_id(page, "toast").last).to_be_visible()
-
     panel = by_id(page, "callbacks-panel")
     item = panel.get_by_test_id("callback-item").first
     await expect(item).to_be_visible()
     await expect(item).to_contain_text("燃气")
     await expect(item).not_to_contain_text("13812345678")
     await screenshot(page, "console-callbacks-laptop")
+    await accessible(page, "console callbacks, pending")
     await item.get_by_test_id("callback-claim").click()
     phone = panel.get_by_test_id("callback-phone")
     await expect(phone).to_have_text("138 1234 5678")
+
+    # "完成" asks how it went; saving without an outcome explains and sends nothing.
     await panel.get_by_test_id("callback-complete").click()
+    outcome = panel.get_by_test_id("callback-outcome")
+    await expect(outcome).to_be_focused()
+    await panel.get_by_test_id("callback-save").click()
+    await expect(panel.get_by_test_id("callback-outcome-error")).to_be_visible()
+    await expect(panel.get_by_test_id("callback-item")).to_have_count(1)
+    await accessible(page, "console callback completion form")
+    await outcome.select_option("no-answer")
+    await expect(panel.get_by_test_id("callback-outcome-error")).to_be_hidden()
+    notes = "两次拨打无人接听，明早再试。"
+    await panel.get_by_test_id("callback-notes").fill(notes)
+    await screenshot(page, "console-callback-complete-laptop")
+    await panel.get_by_test_id("callback-save").click()
     await expect(panel.get_by_test_id("callback-item")).to_have_count(0)
+
+    async with httpx.AsyncClient() as client:
+        token = await page.evaluate(
+            "() => JSON.parse(sessionStorage.getItem('cloud-agent.console.login')).token")
+        listed = (await client.get(f"{server.http}/api/callbacks",
+                                   headers={"Authorization": f"Bearer {token}"})).json()
+    assert [(c["outcome"], c["notes"], c["phone"]) for c in listed["history"]] == [
+        ("no-answer", notes, "13812345678")]
+
+    # It stays in the history, also after a reload.
+    await page.reload()
+    history = by_id(page, "callback-history")
+    await expect(history).to_be_visible()
+    await expect(history).to_contain_text("1")
+    await history.locator("summary").click()
+    done = history.get_by_test_id("callback-history-item")
+    await expect(done).to_have_count(1)
+    await expect(done.get_by_test_id("callback-history-outcome")).to_have_text("无人接听")
+    await expect(done.get_by_test_id("callback-history-notes")).to_have_text(notes)
+    await expect(done).to_contain_text("138 1234 5678")
+    await screenshot(page, "console-callback-history-laptop")
+    await accessible(page, "console callback history")
     assert not page_errors(page), page_errors(page)

@@ -149,7 +149,8 @@ async def test_elder_mode_call_is_served_first(live_server: LiveServer,
     from tests.protocol.wsclient import agent, caller
 
     away = await agent(live_server, "demo-agent-2", ready=False)  # staffed: no callback offer
-    earlier, queued = await caller(live_server, "water")
+    # Another kiosk: the one opened below (demo-kiosk) may hold only one live call.
+    earlier, queued = await caller(live_server, "water", kiosk_token="demo-kiosk-2")
     assert queued["position"] == 1
     kiosk = await open_kiosk(new_page, live_server, "portrait")
     await by_id(kiosk, "elder-mode").tap()
