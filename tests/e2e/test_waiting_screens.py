@@ -13,18 +13,22 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.async_api import expect
 
+from kiosk_client.headless import answer_calls
 from tests.conftest import LiveServer, StartServer
 from tests.e2e.conftest import KIOSK, LAPTOP, NewPage
 from tests.e2e.test_enterprise import GOOD_USCC, fill_form
 from tests.e2e.test_flows import kiosk_picks_water
 from tests.e2e.test_kiosk import (
+    agent_ready,
     assert_quiet,
+    background,
     by_id,
     call_record,
     eventually,
     open_kiosk,
     snap,
     storage,
+    video_playing,
 )
 from tests.e2e.test_touch_targets import small_targets
 from tests.protocol.wsclient import agent
@@ -164,3 +168,28 @@ async def test_enterprise_queue_and_callback_screens_lead_back_to_the_form(
     record = await call_record(server, call_id)
     assert record.end_reason == "caller_hangup"
     assert_quiet(page)
+
+
+async def test_server_restart_during_a_call_shows_the_banner_then_the_rating(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server()
+    async with background(answer_calls(server.http, "demo-agent-1", "demo", auto_answer=True,
+                                       calls=1, hold=120)):
+        await agent_ready(server, "demo-agent-1")
+        page = await open_kiosk(new_page, server, "portrait")
+        await kiosk_picks_water(page)
+        await video_playing(page)
+
+        port = await stop(server)
+        banner = by_id(page, "reconnecting-banner")
+        await expect(banner).to_have_text("系统正在重启，正在重新连接…请不要离开")
+        await expect(by_id(page, "hangup-button")).to_be_visible()
+        await snap(page, "kiosk-in-call-restarting-portrait")
+
+    # The restarted server cannot carry the call on: the page says the call is over and
+    # asks for the rating as after any answered call.
+    await start_server(port=port, data_dir=server.app.state.settings.data_dir)
+    await expect(by_id(page, "rating-5")).to_be_visible(timeout=20_000)
+    await by_id(page, "rating-skip").tap()
+    await expect(by_id(page, "attract-screen")).to_be_visible()
+    assert_quiet(page, allow=("ERR_CONNECTION_REFUSED",))
