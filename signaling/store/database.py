@@ -7,11 +7,10 @@ other instead of failing with "database is locked".
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Connection, Index, MetaData, Table, event, inspect, literal
+from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,11 +18,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.schema import CreateColumn
 
-from signaling.store.models import Base
-
-log = logging.getLogger(__name__)
+from signaling.store.migrate import upgrade
 
 #: seconds a SQLite connection waits for another writer's lock
 SQLITE_BUSY_TIMEOUT = 30
@@ -49,73 +45,6 @@ def _enable_wal(dbapi_connection: Any, _connection_record: Any) -> None:
         cursor.close()
 
 
-class StoreUpgradeError(RuntimeError):
-    """An existing table lacks a column that cannot be added in place; nothing was changed."""
-
-
-def _added_column_ddl(column: Column[Any], connection: Connection) -> str | None:
-    """The ``ADD COLUMN`` clause for ``column``, or ``None`` if existing rows would get no
-    value for it (NOT NULL without a default, or part of the primary key)."""
-    spec = str(CreateColumn(column).compile(dialect=connection.dialect))
-    if column.primary_key:
-        return None
-    if column.nullable or column.server_default is not None:
-        return spec
-    default = column.default
-    if default is not None and default.is_scalar:
-        value = literal(default.arg, column.type).compile(  # type: ignore[attr-defined]
-            dialect=connection.dialect, compile_kwargs={"literal_binds": True})
-        return f"{spec} DEFAULT {value}"
-    return None
-
-
-def upgrade_tables(connection: Connection, metadata: MetaData) -> list[str]:
-    """Add to existing tables the columns of ``metadata`` they lack, with their indexes.
-
-    The whole of the store's migrations: columns are only ever added, and only nullable or
-    defaulted ones, with ``ALTER TABLE … ADD COLUMN`` (SQLite and PostgreSQL alike).
-    Returns ``table.column`` for each column added; raises :class:`StoreUpgradeError`
-    before changing anything if a missing column cannot be added.
-    """
-    inspector = inspect(connection)
-    existing = set(inspector.get_table_names())
-    plan: list[tuple[Table, Column[Any], str]] = []
-    impossible: list[str] = []
-    for table in metadata.sorted_tables:
-        if table.name not in existing:
-            continue
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            ddl = _added_column_ddl(column, connection)
-            if ddl is None:
-                impossible.append(f"{table.name}.{column.name}")
-            else:
-                plan.append((table, column, ddl))
-    if impossible:
-        raise StoreUpgradeError(
-            "cannot add column(s) " + ", ".join(impossible) + " to existing rows: they are "
-            "NOT NULL without a default. Give them a server default or migrate by hand.")
-    preparer = connection.dialect.identifier_preparer
-    added: list[str] = []
-    for table, column, ddl in plan:
-        connection.exec_driver_sql(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {ddl}")
-        added.append(f"{table.name}.{column.name}")
-        log.info("store upgrade: added column %s.%s", table.name, column.name)
-    for table in {table for table, _, _ in plan}:
-        new_columns = {column.name for t, column, _ in plan if t is table}
-        indexes = {index["name"] for index in inspector.get_indexes(table.name)}
-        wanted = [index for index in table.indexes
-                  if index.name not in indexes and new_columns & set(index.columns.keys())]
-        wanted += [Index(f"uq_{table.name}_{column.name}", column, unique=True)
-                   for t, column, _ in plan if t is table and column.unique]
-        for index in wanted:
-            index.create(connection)
-            log.info("store upgrade: created index %s", index.name)
-    return added
-
-
 class Database:
     """An async engine plus sessions; ``dispose()`` must be awaited to close its connections."""
 
@@ -133,12 +62,27 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def create_all(self) -> list[str]:
-        """Create missing tables, and add missing nullable or defaulted columns to existing
-        ones (:func:`upgrade_tables`); returns the columns added."""
-        async with self.engine.begin() as connection:
-            added = await connection.run_sync(upgrade_tables, Base.metadata)
-            await connection.run_sync(Base.metadata.create_all)
-        return added
+        """Bring the schema to this code's with the Alembic migrations
+        (:func:`signaling.store.migrate.upgrade`): a fresh database gets every table, an
+        older one is upgraded with its rows kept. Returns the revisions applied.
+
+        All of it is one transaction, so a migration that fails leaves the database as it
+        was: PostgreSQL has transactional DDL, and SQLite gets it here by an explicit
+        ``BEGIN IMMEDIATE`` (which also makes a second starting server wait its turn).
+        """
+        async with self.engine.connect() as connection:
+            if not _is_sqlite(self.url):
+                async with connection.begin():
+                    return await connection.run_sync(upgrade)
+            manual = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await manual.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                applied = await manual.run_sync(upgrade)
+            except BaseException:
+                await manual.exec_driver_sql("ROLLBACK")
+                raise
+            await manual.exec_driver_sql("COMMIT")
+            return applied
 
     def session(self) -> AsyncSession:
         """A new session, to be used as ``async with db.session() as session``."""

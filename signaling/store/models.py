@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, String, Text
+from sqlalchemy import JSON, Float, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -217,3 +217,75 @@ class AuditEntry(Base):
     actor: Mapped[str] = mapped_column(String)
     action: Mapped[str] = mapped_column(String)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Material(Base):
+    """A photo or document collected in a call; the bytes live in the material store
+    (``signaling.store.files``) under their sha256, the row says what they are and whence."""
+
+    __tablename__ = "materials"
+
+    #: ``m-`` and 16 hex digits
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String, index=True)
+    #: a material code of the catalog (``id-card``, ``property-deed``, ``signature`` …)
+    kind: Mapped[str] = mapped_column(String)
+    #: found from the content's magic bytes, never taken from the upload
+    content_type: Mapped[str] = mapped_column(String)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String)
+    #: ``upload``, ``snapshot``, ``document_camera`` or ``signature``
+    source: Mapped[str] = mapped_column(String)
+    #: ``caller`` or ``agent``
+    by_role: Mapped[str] = mapped_column(String)
+    created_at: Mapped[float] = mapped_column(Float)
+    #: pages of a PDF; 1 for an image
+    pages: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Submission(Base):
+    """A form the caller confirmed and the server validated: final, never changed."""
+
+    __tablename__ = "submissions"
+
+    #: ``s-`` and hex digits
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String, index=True)
+    form_id: Mapped[str] = mapped_column(String)
+    #: the matter's code and the catalog version of its form (``water.toml@3``)
+    matter: Mapped[str] = mapped_column(String)
+    form_version: Mapped[str] = mapped_column(String)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: ids of the materials the form refers to
+    materials: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: field name -> ``caller``, ``agent`` or ``prefill``
+    filled_by: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    #: the material id of the caller's signature, if the form asks for one
+    signature: Mapped[str | None] = mapped_column(String)
+    submitted_at: Mapped[float] = mapped_column(Float)
+    #: who pressed submit: ``caller`` or an agent id
+    submitted_by: Mapped[str] = mapped_column(String)
+
+
+class SessionDraft(Base):
+    """The last saved session document of a live call, so a restart loses only seconds."""
+
+    __tablename__ = "session_drafts"
+
+    call_id: Mapped[str] = mapped_column(String, primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the document's revision; a save with an older one is ignored
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class CatalogFile(Base):
+    """One imported catalog file (``water.toml``) as text; the catalog is loaded from these."""
+
+    __tablename__ = "catalog_files"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    #: the ``version`` integer inside the file
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[float] = mapped_column(Float)

@@ -79,6 +79,7 @@ async def db(
         if request.param == "postgresql":
             async with database.engine.begin() as connection:
                 await connection.run_sync(Base.metadata.drop_all)
+                await connection.exec_driver_sql("DROP TABLE alembic_version")
         await database.dispose()
 
 
