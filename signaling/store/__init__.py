@@ -1,4 +1,5 @@
-"""Persistence of records (accounts, kiosks, catalog, call records, callbacks, audit).
+"""Persistence of records (accounts, kiosks, catalog, call records, callbacks, audit,
+materials, submissions, session drafts).
 
 Never the live queue: that is the routing engine's, driven by ``signaling.hub``.
 """
@@ -6,6 +7,12 @@ Never the live queue: that is the routing engine's, driven by ``signaling.hub``.
 from __future__ import annotations
 
 from signaling.store.database import Database
+from signaling.store.matter_repositories import (
+    CatalogFileRepository,
+    DraftRepository,
+    MaterialRepository,
+    SubmissionRepository,
+)
 from signaling.store.repositories import (
     AccountExists,
     AccountRepository,
@@ -24,9 +31,13 @@ __all__ = [
     "AuditRepository",
     "CallRepository",
     "CallbackRepository",
+    "CatalogFileRepository",
     "CatalogRepository",
     "Database",
+    "DraftRepository",
     "InviteRepository",
     "InviteUnusable",
     "KioskRepository",
+    "MaterialRepository",
+    "SubmissionRepository",
 ]
