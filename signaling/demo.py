@@ -8,6 +8,8 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from signaling.matters import SHIPPED_CATALOG
+from signaling.matters.catalog import load_catalog
 from signaling.store import (
     AccountExists,
     AccountRepository,
@@ -17,24 +19,16 @@ from signaling.store import (
 )
 from signaling.store.models import Role
 
-_CATALOG: list[tuple[str, str, str, str]] = [
-    ("water", "供水", "Water", "water"),
-    ("electricity", "供电", "Electricity", "bolt"),
-    ("gas", "燃气", "Gas", "flame"),
-    ("transport", "公共交通", "Public transport", "bus"),
-    ("citizen-card", "市民卡", "Citizen card", "card"),
-    ("tv", "广电", "Cable TV", "tv"),
-    ("tax", "税务", "Tax", "tax"),
-    ("social-security", "社保", "Social security", "shield"),
-    ("business-licence", "营业执照", "Business licence", "briefcase"),
-    ("other", "其他", "Other", "dots"),
-]
+#: the skill for anything the catalog has no category for; it has no matters
+_OTHER_SKILL: dict[str, Any] = {"code": "other", "name_zh": "其他", "name_en": "Other",
+                                "icon": "dots", "sort_order": 100}
 
-#: the skill catalog, as ``CatalogRepository.upsert_skills`` takes it; routing and the kiosk
-#: menu need it to run at all
+#: the skill catalog, as ``CatalogRepository.upsert_skills`` takes it: the shipped service
+#: catalog's categories, then ``other``; routing and the kiosk menu need it to run at all
 DEMO_SKILLS: list[dict[str, Any]] = [
-    {"code": code, "name_zh": name_zh, "name_en": name_en, "icon": icon, "sort_order": 10 * n}
-    for n, (code, name_zh, name_en, icon) in enumerate(_CATALOG, start=1)
+    *({"code": c.code, "name_zh": c.name.zh, "name_en": c.name.en, "icon": c.icon,
+       "sort_order": c.sort_order} for c in load_catalog(SHIPPED_CATALOG).categories.values()),
+    _OTHER_SKILL,
 ]
 
 DEMO_PASSWORD = "demo"
