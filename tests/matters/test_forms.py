@@ -223,7 +223,7 @@ def test_good_values_have_no_errors() -> None:
 
 
 def test_required_fields_only_on_submit() -> None:
-    empty = {"account_no": "", "reading": None, "cards": []}
+    empty: dict[str, Any] = {"account_no": "", "reading": None, "cards": []}
     assert validate_values(FORM, empty, now=NOW, partial=True) == {}
     missing = validate_values(FORM, empty, now=NOW, partial=False)
     assert set(missing) == set(FORM["schema"]["required"])
