@@ -91,6 +91,8 @@ class Settings(BaseSettings):
                                          "phone number per day.")
     max_callbacks_per_day: int = Field(2000, ge=1, description="Callback requests per district "
                                        "per day, whatever their source.")
+    max_material_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest material "
+                                    "(photo or PDF) a party may add to a call, in bytes.")
     wrap_up_outcome_required: bool = Field(True, description="Wrap-up needs an outcome code.")
     invite_max_uses: int = Field(50, ge=1, description="Most calls one invite link may carry.")
 
