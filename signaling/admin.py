@@ -1,4 +1,4 @@
-"""``cloud-agent admin``: accounts and kiosks, straight against the store.
+"""``cloud-agent admin``: accounts, kiosks and the service catalog, straight against the store.
 
 Why a CLI first: a fresh install without ``--demo`` has only the admin account, and the
 people who set up a service centre need agents and kiosk tokens before any page exists.
@@ -10,13 +10,18 @@ import argparse
 import asyncio
 import getpass
 import secrets
+import time
+from pathlib import Path
 from typing import Any
 
+from .matters import SHIPPED_CATALOG
+from .matters.catalog import CatalogError, load_catalog, load_catalog_files
 from .settings import Settings
 from .store import (
     AccountExists,
     AccountRepository,
     AuditRepository,
+    CatalogFileRepository,
     CatalogRepository,
     Database,
     KioskRepository,
@@ -37,7 +42,8 @@ def parse_skills(text: str) -> dict[str, int]:
 
 
 def add_parser(sub: Any) -> None:
-    admin = sub.add_parser("admin", help="manage agents, supervisors and kiosks")
+    admin = sub.add_parser("admin",
+                           help="manage agents, supervisors, kiosks and the service catalog")
     admin.add_argument("--data-dir", help="server data dir (for the SQLite default) [./data]")
     actions = admin.add_subparsers(dest="action", required=True)
     agent = actions.add_parser("add-agent", help="create an agent or supervisor")
@@ -55,6 +61,16 @@ def add_parser(sub: Any) -> None:
     kiosk.add_argument("--town", required=True, help="shown to agents, e.g. 海盐县武原街道")
     kiosk.add_argument("--partition", default="default", help="district [default]")
     actions.add_parser("list-agents", help="list accounts")
+    imports = actions.add_parser(
+        "import-catalog", help="check a folder of service catalog files (*.toml) and make it "
+        "the active catalog; servers use it from their next start")
+    imports.add_argument("path", type=Path, help="folder with materials.toml, "
+                         "departments.toml and one file per category")
+    exports = actions.add_parser(
+        "export-catalog", help="write the active service catalog's files into a folder")
+    exports.add_argument("path", type=Path, help="folder to write to (created if missing)")
+    exports.add_argument("--force", action="store_true",
+                         help="overwrite catalog files already in the folder")
 
 
 def _actor() -> str:
@@ -102,6 +118,10 @@ async def run_admin(args: argparse.Namespace) -> int:
             print(f"created {args.role} {args.username} with skills {args.skills}")
             if not args.password:
                 print(f"password (shown once): {password}")
+        elif args.action == "import-catalog":
+            return await _import_catalog(db, audit, args.path)
+        elif args.action == "export-catalog":
+            return await _export_catalog(db, args.path, force=args.force)
         elif args.action == "add-kiosk":
             token = secrets.token_urlsafe(24)
             kiosk = await KioskRepository(db).create(token, name=args.name, town=args.town,
@@ -118,6 +138,43 @@ async def run_admin(args: argparse.Namespace) -> int:
         return 0
     finally:
         await db.dispose()
+
+
+async def _import_catalog(db: Database, audit: AuditRepository, folder: Path) -> int:
+    """Check every file, then store them all at once; the categories become skills."""
+    try:
+        catalog = load_catalog(folder)
+    except (CatalogError, OSError, UnicodeDecodeError) as error:
+        print(f"catalog not imported: {error}")
+        return 2
+    await CatalogFileRepository(db).replace_all(catalog.files(), now=time.time())
+    await CatalogRepository(db).upsert_skills(
+        {"code": c.code, "name_zh": c.name.zh, "name_en": c.name.en, "icon": c.icon,
+         "sort_order": c.sort_order} for c in catalog.categories.values())
+    versions = {c.file: c.version for c in catalog.categories.values()}
+    await audit.append(_actor(), "catalog_imported", {
+        "files": sorted(catalog.files()), "versions": versions,
+        "matters": len(catalog.matters)})
+    print(f"imported {len(catalog.matters)} matters in {len(catalog.categories)} categories "
+          f"from {len(catalog.files())} files; servers use it from their next start")
+    return 0
+
+
+async def _export_catalog(db: Database, folder: Path, *, force: bool) -> int:
+    """Write the active catalog (as last imported, else the shipped one) into ``folder``."""
+    stored = await CatalogFileRepository(db).all()
+    catalog = load_catalog_files(stored) if stored else load_catalog(SHIPPED_CATALOG)
+    files = catalog.files()
+    clashes = sorted(name for name in files if (folder / name).exists())
+    if clashes and not force:
+        print(f"not exported: {folder} already has {', '.join(clashes)} (use --force)")
+        return 1
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    source = "imported" if stored else "shipped"
+    print(f"wrote {len(files)} files of the {source} catalog to {folder}")
+    return 0
 
 
 def main(args: argparse.Namespace) -> int:

@@ -3,10 +3,13 @@ message naming the file, the entry and the field."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from signaling.cli import main
 from signaling.demo import DEMO_SKILLS
 from signaling.matters import SHIPPED_CATALOG
 from signaling.matters.catalog import (
@@ -14,6 +17,7 @@ from signaling.matters.catalog import (
     load_catalog,
     load_catalog_files,
 )
+from signaling.store import AuditRepository, CatalogFileRepository, CatalogRepository, Database
 
 CATALOG = load_catalog(SHIPPED_CATALOG)
 
@@ -285,3 +289,67 @@ def test_the_demo_skills_are_the_catalog_categories_and_other() -> None:
             category.name.zh, category.name.en, category.icon, category.sort_order)
     assert by_code["other"] == {"code": "other", "name_zh": "其他", "name_en": "Other",
                                 "icon": "dots", "sort_order": 100}
+
+
+# --------------------------------------------------------------------------- admin CLI
+
+def _stored(data: Path) -> tuple[dict[str, str], list[str], list[tuple[str, dict[str, Any]]]]:
+    """(catalog files, skill codes, audit entries) in the store under ``data``."""
+    async def read() -> tuple[dict[str, str], list[str], list[tuple[str, dict[str, Any]]]]:
+        db = Database(f"sqlite+aiosqlite:///{data / 'cloud-agent.db'}")
+        try:
+            await db.create_all()
+            files = await CatalogFileRepository(db).all()
+            skills = [s.code for s in await CatalogRepository(db).list_skills()]
+            audit = [(e.action, e.detail) for e in await AuditRepository(db).recent()]
+            return files, skills, audit
+        finally:
+            await db.dispose()
+    return asyncio.run(read())
+
+
+def test_export_then_import_and_export_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, out = str(tmp_path / "data"), tmp_path / "out"
+    assert main(["admin", "--data-dir", data, "export-catalog", str(out)]) == 0
+    assert "of the shipped catalog" in capsys.readouterr().out
+    assert {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()} == CATALOG.files()
+
+    changed = (out / "water.toml").read_text(encoding="utf-8").replace(
+        "version = 1", "version = 2", 1).replace("供水过户", "供水过户（二手房）", 1)
+    (out / "water.toml").write_text(changed, encoding="utf-8")
+    (out / "library.toml").write_text(
+        WATER.replace('code = "water', 'code = "library').replace('icon = "water"',
+                                                                  'icon = "book"'),
+        encoding="utf-8")
+    assert main(["admin", "--data-dir", data, "import-catalog", str(out)]) == 0
+    assert "imported 38 matters in 10 categories from 12 files" in capsys.readouterr().out
+    files, skills, audit = _stored(tmp_path / "data")
+    assert files["water.toml"] == changed and "library.toml" in files
+    assert "library" in skills and "water" in skills
+    assert audit[0][0] == "catalog_imported" and audit[0][1]["matters"] == 38
+    assert audit[0][1]["versions"]["water.toml"] == 2
+
+    again = tmp_path / "again"
+    assert main(["admin", "--data-dir", data, "export-catalog", str(again)]) == 0
+    assert "of the imported catalog" in capsys.readouterr().out
+    assert load_catalog(again).matters["water-transfer"].title.zh == "供水过户（二手房）"
+    assert main(["admin", "--data-dir", data, "export-catalog", str(again)]) == 1
+    assert "already has" in capsys.readouterr().out
+    assert main(["admin", "--data-dir", data, "export-catalog", str(again), "--force"]) == 0
+
+
+def test_a_broken_catalog_is_not_imported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    for name, text in water('type = "number"', 'type = "numbr"').items():
+        (folder / name).write_text(text, encoding="utf-8")
+    data = str(tmp_path / "data")
+    assert main(["admin", "--data-dir", data, "import-catalog", str(folder)]) == 2
+    out = capsys.readouterr().out
+    assert "catalog not imported: water.toml: matters[2] (water-meter-check): " \
+        "fields[0].type: 'numbr' is not one of" in out
+    assert main(["admin", "--data-dir", data, "import-catalog", str(tmp_path / "none")]) == 2
+    files, _, audit = _stored(tmp_path / "data")
+    assert files == {} and audit == []
