@@ -10,6 +10,8 @@ at the revision it matches, and then upgraded like any other.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -99,9 +101,27 @@ def unversioned_revision(connection: Connection) -> str | None:
     return CALL_PHASES
 
 
+@contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs a dozen INFO lines per run (plugins, "non-transactional DDL", which our
+    explicit transaction makes untrue); ours say what happened in one."""
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(level)
+
+
 def upgrade(connection: Connection) -> list[str]:
     """Stamp an unversioned database at the revision it matches, then upgrade it to head;
     returns the revisions applied, oldest first (empty if it was at head)."""
+    with _quiet_alembic():
+        return _upgrade(connection)
+
+
+def _upgrade(connection: Connection) -> list[str]:
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
     config = alembic_config(connection)
