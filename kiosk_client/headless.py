@@ -33,6 +33,7 @@ from aiortc.sdp import candidate_from_sdp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from kiosk_client.headless_forms import FormFiller
 from media.synthetic import open_media_source
 
 log = logging.getLogger(__name__)
@@ -264,8 +265,12 @@ async def place_call(
     media: str | None = None,
     on_event: EventCallback | None = None,
     timeout: float = 60.0,
+    form_values: dict[str, dict[str, Any]] | None = None,
 ) -> CallTimings:
     """Call ``skill`` as a kiosk or enterprise caller, talk for ``hold`` s, and hang up.
+
+    With ``form_values`` (matter code -> field -> value) the caller fills the forms the
+    agent pushes, signs them and submits them (``headless_forms``).
 
     ``timeout`` bounds the wait from the call button to ``connected``; a caller that is
     never connected hangs up (leaves the queue) and raises ``CallFailed("timeout", ...)``.
@@ -288,6 +293,8 @@ async def place_call(
     who: dict[str, Any] = {"kiosk_token": kiosk_token} if kiosk_token else {"company": company}
     async with await _open(websocket_url(server, "/ws/caller"), timeout) as websocket:
         signaling = _Signaling(websocket)
+        filler = FormFiller("caller", form_values or {}, server, signaling.send, emit) \
+            if form_values is not None else None
         try:
             await signaling.send("call_request", skill=skill, **who)
             while True:
@@ -309,8 +316,15 @@ async def place_call(
                     finished = True
                     break
                 kind = message["type"]
+                if filler is not None:
+                    if kind == "error" and filler.handles_error(message):
+                        continue
+                    await filler.on_message(message)
                 if kind == "queued":
                     timings.call_id = message.get("call_id")
+                    if filler is not None:
+                        filler.call_id = timings.call_id
+                        filler.credentials = {"X-Resume-Token": message["resume_token"]}
                     timings.queued_ms = clock.ms()
                     emit("queued", call_id=timings.call_id, ms=timings.queued_ms,
                          position=message.get("position"),
@@ -403,8 +417,13 @@ async def answer_calls(
     media: str | None = None,
     on_event: EventCallback | None = None,
     timeout: float = 60.0,
+    push: tuple[str, ...] = (),
+    form_values: dict[str, dict[str, Any]] | None = None,
 ) -> list[CallTimings]:
     """Log in as an agent, go ready, and answer ``calls`` calls of ``hold`` s each.
+
+    In each call the agent pushes the forms of the ``push`` matters and fills the agent's
+    fields from ``form_values`` (``headless_forms``).
 
     ``timeout`` bounds each wait for an offer and each ring; running out raises
     ``CallFailed("timeout", ...)``. Wrap-up is ended at once so the next call can come.
@@ -421,6 +440,7 @@ async def answer_calls(
 
     async with await _open(websocket_url(server, "/ws/agent"), timeout) as websocket:
         signaling = _Signaling(websocket)
+        filler: FormFiller | None = None
         try:
             await signaling.send("auth", token=token)
             while True:
@@ -462,6 +482,10 @@ async def answer_calls(
 
                 kind = message["type"]
                 call_id = message.get("call_id")
+                if filler is not None and current and call_id == current.call_id:
+                    if kind == "error" and filler.handles_error(message):
+                        continue
+                    await filler.on_message(message)
                 if kind == "offer" and current is None and call_id:
                     current = _AgentCall(str(call_id), _Clock(), CallTimings(call_id=call_id))
                     current.timings.ringing_ms = 0.0
@@ -487,6 +511,14 @@ async def answer_calls(
 
                     call.session = _PeerSession(message.get("ice_servers"), media, "agent",
                                                 first_frame)
+                    if push or form_values:
+                        filler = FormFiller("agent", form_values or {}, server,
+                                            signaling.send, emit)
+                        filler.call_id = call.call_id
+                        filler.credentials = {"Authorization": f"Bearer {token}"}
+                        for matter in push:
+                            await signaling.send("push_form", call_id=call.call_id,
+                                                 matter=matter)
                 elif kind == "sdp" and current and current.session and call_id == current.call_id:
                     description = message.get("description") or {}
                     if description.get("type") == "offer":

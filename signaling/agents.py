@@ -67,6 +67,9 @@ class AgentSide:
                 await self._end_wrap_up(conn, agent_id, message)
             case p.Sdp() | p.Ice():
                 await self.hub.relay(conn, message)
+            case p.PushForm() | p.WithdrawForm() | p.EditField() | p.SetIdentity() \
+                    | p.PushScreen() | p.CloseScreen():
+                await self.hub.session_message(conn, message)
             case p.Ping():
                 conn.send(p.outbound("pong"))
             case p.Logout():
@@ -115,6 +118,8 @@ class AgentSide:
         if current is not None:
             session = self.hub.sessions[current]
             conn.send(self.hub.connected_for_agent(session, self.hub.callers[current]))
+            conn.send(self.hub.matter_side.snapshot_message(session))
+            self.hub.matter_side.save_soon(current)
             self.hub.to_caller(current, p.outbound("peer_status", call_id=current,
                                                 status="connected"))
         self.hub.send_snapshot(conn)

@@ -24,6 +24,7 @@ from .api import ApiError, build_router
 from .connection import Role
 from .demo import ensure_admin, seed_demo
 from .hub import Hub
+from .matters_api import build_matters_router
 from .ratelimit import LoginThrottle
 from .settings import Settings
 from .store import AuditRepository, Database
@@ -209,6 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
         return _error(422, "invalid_request", f"{where}: {first.get('msg')}")
 
     app.include_router(build_router())
+    app.include_router(build_matters_router())
 
     @app.websocket("/ws/caller")
     async def caller_socket(ws: WebSocket) -> None:

@@ -67,7 +67,9 @@ class CallerSide:
             p.CallRequest: self._call_request, p.Resume: self._resume,
             p.CallerHangup: self._caller_hangup, p.AcceptCallback: self._accept_callback,
             p.Rating: self._rating, p.Sdp: self.hub.relay, p.Ice: self.hub.relay,
-            p.Ping: self._ping,
+            p.Ping: self._ping, p.EditField: self.hub.session_message,
+            p.SetIdentity: self.hub.session_message, p.SubmitForm: self.hub.session_message,
+            p.ScreenStatusReport: self.hub.session_message,
         }
         await handlers[type(message)](conn, message)
 
@@ -196,6 +198,8 @@ class CallerSide:
         session = self.hub.sessions.get(call.id)
         if session is not None:
             conn.send(self.hub.connected_for_caller(session))
+            conn.send(self.hub.matter_side.snapshot_message(session))
+            self.hub.matter_side.save_soon(session.call_id)
             self.hub.to_agent(session.agent_id, p.outbound(
                 "peer_status", call_id=call.id, status="connected",
                 restart=message.restart_media))

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 from . import protocol as p
@@ -20,6 +21,9 @@ from .callers import CallerSide
 from .connection import Connection
 from .ice import ice_servers_for
 from .limits import LiveCallLimits, SocketLimits
+from .matter_side import MatterSide
+from .matters import SHIPPED_CATALOG
+from .matters.catalog import Catalog, load_catalog, load_catalog_files
 from .routing import actions as act
 from .routing import events as ev
 from .routing.engine import Engine
@@ -37,11 +41,16 @@ from .store import (
     AuditRepository,
     CallbackRepository,
     CallRepository,
+    CatalogFileRepository,
     CatalogRepository,
     Database,
+    DraftRepository,
     InviteRepository,
     KioskRepository,
+    MaterialRepository,
+    SubmissionRepository,
 )
+from .store.files import MaterialStore
 from .store.models import CallPhase
 from .tokens import sign
 
@@ -82,6 +91,13 @@ class Hub:
         self.callbacks = CallbackRepository(db)
         self.invites = InviteRepository(db)
         self.audit_log = AuditRepository(db)
+        self.materials = MaterialRepository(db)
+        self.submissions = SubmissionRepository(db)
+        self.drafts = DraftRepository(db)
+        self.catalog_files = CatalogFileRepository(db)
+        self.material_store = MaterialStore(Path(settings.data_dir) / "materials",
+                                            settings.max_material_bytes)
+        self.matter_side = MatterSide(self)
         self.callers: dict[str, CallerInfo] = {}
         self.resume_tokens: dict[str, str] = {}
         self.request_ids: dict[str, str] = {}  # client request id -> call id, while live
@@ -119,7 +135,14 @@ class Hub:
         if interrupted:
             log.warning("%d call record(s) left unfinished by the previous run marked "
                         "interrupted", interrupted)
+        self.matter_side.start(await self.active_catalog())
         self._snapshot_task = asyncio.create_task(self._snapshot_loop())
+
+    async def active_catalog(self) -> Catalog:
+        """The service catalog: as last imported (``cloud-agent admin import-catalog``),
+        or the one shipped with the server."""
+        files = await self.catalog_files.all()
+        return load_catalog_files(files) if files else load_catalog(SHIPPED_CATALOG)
 
     async def stop(self) -> None:
         if self._snapshot_task:
@@ -132,6 +155,7 @@ class Hub:
         for call_id in self.callers:  # live calls end with the process
             self.record_call(call_id, phase=CallPhase.INTERRUPTED.value, ended_at=time.time(),
                              end_reason="server_shutdown")
+        await self.matter_side.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
@@ -291,6 +315,9 @@ class Hub:
         self.sessions[action.call_id] = session
         self.to_caller(action.call_id, self.connected_for_caller(session))
         self.to_agent(action.agent_id, self.connected_for_agent(session, info))
+        document = self.matter_side.snapshot_message(session)
+        self.to_caller(action.call_id, document)
+        self.to_agent(action.agent_id, document)
 
     def connected_for_caller(self, session: LiveSession) -> dict[str, Any]:
         profile = self.agent_profiles.get(session.agent_id, {})
@@ -311,7 +338,9 @@ class Hub:
         info = self.callers.pop(action.call_id, None)
         log.info("call %s ended: %s", action.call_id, action.reason)
         self.call_limits.remove(action.call_id)
-        self.sessions.pop(action.call_id, None)
+        session = self.sessions.pop(action.call_id, None)
+        if session is not None:
+            self.matter_side.session_ended(session)
         message = p.outbound("ended", call_id=action.call_id, reason=action.reason,
                              disposition=action.disposition.value)
         self.record_call(
@@ -414,6 +443,10 @@ class Hub:
 
     def caller_disconnected(self, conn: Connection) -> None:
         self.caller_side.disconnected(conn)
+
+    async def session_message(self, conn: Connection, message: p.Message) -> None:
+        """Forms, identity and screens of a live session (see ``matter_side``)."""
+        await self.matter_side.handle(conn, message)
 
     async def agent_message(self, conn: Connection, message: p.Message) -> None:
         """Handle one validated agent message (see ``agents.AgentSide``)."""

@@ -187,8 +187,136 @@ class Ping(Message):
     type: Literal["ping"]
 
 
+# ---------------------------------------------------------------- forms and screens (both)
+# Only the two parties of a live session may send these (docs/protocol.md "Forms and
+# screens"); the session document (signaling/matters/document.py) holds the rules.
+
+FormId = Annotated[str, Field(pattern=r"^f[0-9]{1,3}$")]
+ScreenId = Annotated[str, Field(pattern=r"^s[0-9]{1,3}$")]
+MatterCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")]
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+MaterialId = Annotated[str, Field(pattern=r"^m-[0-9a-f]{16}$")]
+
+
+class EditField(Message):
+    """A field edit, made on version ``base`` of the field (0 if it was never set)."""
+
+    type: Literal["edit_field"]
+    call_id: CallId
+    form_id: FormId
+    field: FieldName
+    value: Annotated[str, Field(max_length=2000)] | int | float | bool | None | Annotated[
+        list[MaterialId], Field(max_length=10)]
+    base: int = Field(ge=0, le=1_000_000)
+
+
+class IdentityIn(BaseModel):
+    """Identity as the card reader gives it or the agent enters it."""
+
+    model_config = STRICT
+    name: str = Field(min_length=1, max_length=50)
+    id_number: str = Field(min_length=18, max_length=18)
+    address: str | None = Field(default=None, max_length=200)
+    mobile: str | None = Field(default=None, min_length=11, max_length=11)
+
+
+class SetIdentity(Message):
+    """Identity checked once per call: from the kiosk's card reader, or by the agent."""
+
+    type: Literal["set_identity"]
+    call_id: CallId
+    identity: IdentityIn
+    source: Literal["reader", "agent"]
+
+
+class SubmitForm(Message):
+    """The caller confirms a form (signed where it asks)."""
+
+    type: Literal["submit_form"]
+    call_id: CallId
+    form_id: FormId
+
+
+class ScreenStatusReport(Message):
+    """The caller's page displayed, hid or could not show a pushed screen."""
+
+    type: Literal["screen_status"]
+    call_id: CallId
+    screen_id: ScreenId
+    status: Literal["displayed", "hidden", "error"]
+    error: str | None = Field(default=None, max_length=200)
+
+
+class PushForm(Message):
+    """The agent puts a matter's form into the call."""
+
+    type: Literal["push_form"]
+    call_id: CallId
+    matter: MatterCode
+
+
+class WithdrawForm(Message):
+    """The agent takes back a form that was not submitted."""
+
+    type: Literal["withdraw_form"]
+    call_id: CallId
+    form_id: FormId
+
+
+class GuidanceScreen(BaseModel):
+    model_config = STRICT
+    kind: Literal["guidance"]
+    matter: MatterCode
+
+
+class DocumentScreen(BaseModel):
+    model_config = STRICT
+    kind: Literal["document"]
+    material_id: MaterialId
+
+
+class UrlScreen(BaseModel):
+    model_config = STRICT
+    kind: Literal["url"]
+    url: str = Field(min_length=8, max_length=500, pattern=r"^https?://")
+
+
+class QrScreen(BaseModel):
+    model_config = STRICT
+    kind: Literal["qr"]
+    text: str = Field(min_length=1, max_length=500)
+    title: str | None = Field(default=None, max_length=100)
+
+
+class ScreenShareScreen(BaseModel):
+    model_config = STRICT
+    kind: Literal["screen_share"]
+
+
+ScreenSpec = Annotated[GuidanceScreen | DocumentScreen | UrlScreen | QrScreen
+                       | ScreenShareScreen, Field(discriminator="kind")]
+
+
+class PushScreen(Message):
+    """The agent shows the caller a guidance page, a document, a URL, a QR code or its
+    own screen."""
+
+    type: Literal["push_screen"]
+    call_id: CallId
+    screen: ScreenSpec
+
+
+class CloseScreen(Message):
+    """The agent closes a screen it pushed."""
+
+    type: Literal["close_screen"]
+    call_id: CallId
+    screen_id: ScreenId
+
+
 CallerInbound = Annotated[
-    CallRequest | Resume | CallerHangup | AcceptCallback | Rating | Sdp | Ice | Ping,
+    CallRequest | Resume | CallerHangup | AcceptCallback | Rating | Sdp | Ice | Ping
+    | EditField | SetIdentity | SubmitForm | ScreenStatusReport,
     Field(discriminator="type"),
 ]
 
@@ -255,7 +383,8 @@ class Logout(Message):
 
 AgentInbound = Annotated[
     Auth | SetStatus | SetAutoAnswer | Accept | Reject | AgentHangup | EndWrapUp | Sdp | Ice
-    | Ping | Logout,
+    | Ping | Logout | PushForm | WithdrawForm | EditField | SetIdentity | PushScreen
+    | CloseScreen,
     Field(discriminator="type"),
 ]
 
@@ -360,6 +489,18 @@ OUTBOUND_TYPES = {
     "rating_saved": "the caller's rating was stored",
     "wrap_up_saved": "the agent's notes and outcome were stored",
     "pong": "answer to ping",
+    "session_document": "the whole session document (forms, identity, materials, screens)",
+    "form_pushed": "a form joined the call, with its definition and prefilled values",
+    "form_withdrawn": "the agent took a form back",
+    "field_changed": "a field's new value and version, who set it, the form's errors",
+    "form_submitting": "the caller confirmed; the submission is being stored",
+    "form_submitted": "the submission is stored: submission_id",
+    "form_reopened": "storing the submission failed; the form is editable again",
+    "identity_set": "identity checked for this call (prefilled fields follow)",
+    "material_added": "a material joined the call",
+    "screen_pushed": "a screen for the caller: guidance, document, url, qr, screen_share",
+    "screen_status": "what the caller's page did with a screen",
+    "screen_closed": "the agent closed a screen",
     "error": "code and message; the connection stays open unless a close follows",
 }
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .connection import Connection
+from .matters.document import SessionDocument
 from .routing.model import Origin
 
 
@@ -41,6 +42,11 @@ class LiveSession:
     agent_id: str
     started_at: float
     ice_servers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: forms, identity, materials and screens pushed into the call
+    document: SessionDocument = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.document = SessionDocument(self.call_id)
 
 
 class HubError(Exception):

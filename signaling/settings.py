@@ -91,6 +91,9 @@ class Settings(BaseSettings):
                                          "phone number per day.")
     max_callbacks_per_day: int = Field(2000, ge=1, description="Callback requests per district "
                                        "per day, whatever their source.")
+    screen_url_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="URL prefixes an agent may push to a caller's "
+        "screen (comma-separated, e.g. https://www.zjzwfw.gov.cn/); none by default.")
     max_material_bytes: int = Field(10 * 1024 * 1024, gt=0, description="Largest material "
                                     "(photo or PDF) a party may add to a call, in bytes.")
     wrap_up_outcome_required: bool = Field(True, description="Wrap-up needs an outcome code.")
@@ -128,10 +131,17 @@ class Settings(BaseSettings):
                                       "before a kiosk wipes itself (menus, callback form).")
     kiosk_rating_idle_seconds: float = Field(15.0, gt=0, description="Seconds the kiosk's "
                                              "rating screen waits before wiping itself.")
+    card_reader_url: str | None = Field(None, description="Base URL of the kiosk's local ID "
+                                        "card reader service (GET /card), e.g. "
+                                        "http://127.0.0.1:8765 for `cloud-agent reader-sim`; "
+                                        "none by default (no card reading).")
+    kiosk_document_camera: str | None = Field(None, description="Part of the device label of "
+                                              "the kiosk's document camera (a second camera "
+                                              "for photos of papers); none by default.")
 
     demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
 
-    @field_validator("stun_urls", "turn_urls", mode="before")
+    @field_validator("stun_urls", "turn_urls", "screen_url_allowlist", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Environment values are comma-separated (or a JSON list)."""
