@@ -482,10 +482,11 @@ async def answer_calls(
 
                 kind = message["type"]
                 call_id = message.get("call_id")
-                if filler is not None and current and call_id == current.call_id:
+                if filler is not None and current is not None:
                     if kind == "error" and filler.handles_error(message):
                         continue
-                    await filler.on_message(message)
+                    if call_id == current.call_id:
+                        await filler.on_message(message)
                 if kind == "offer" and current is None and call_id:
                     current = _AgentCall(str(call_id), _Clock(), CallTimings(call_id=call_id))
                     current.timings.ringing_ms = 0.0

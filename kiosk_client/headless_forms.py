@@ -100,12 +100,19 @@ class FormFiller:
         fields = form["form"]["ui"]["fields"]
         for name in form["form"]["ui"]["order"]:
             hints = fields[name]
-            mine = hints.get("caller", False) if self.party == "caller" else \
-                hints.get("type") != "signature"
+            # The caller fills what the form lets it; the agent what the caller may not.
+            mine = bool(hints.get("caller", False)) == (self.party == "caller")
             if not mine:
                 continue
             if hints.get("type") == "signature" and self.party == "caller":
-                value: Any = await self._sign()
+                value: Any = await self._upload("signature", "signature")
+            elif hints.get("type") == "material" and name not in form["values"] and (
+                    wanted.get(name) == "upload" or (name not in wanted
+                                                     and hints.get("required", True))):
+                # A photo of the document the form needs (a synthetic one): the server
+                # attaches it to every empty field of its kind ("materials once").
+                await self._upload(str(hints.get("material")), "upload")
+                continue
             elif name in wanted:
                 value = wanted[name]
             else:
@@ -128,16 +135,18 @@ class FormFiller:
         fields = form["form"]["ui"]["fields"]
         required = [n for n, h in fields.items() if h.get("required", True)]
         if all(form["values"].get(n) not in (None, "") for n in required) and all(
-                form["values"].get(n) == v for n, v in wanted.items()):
+                form["values"].get(n) == v for n, v in wanted.items() if v != "upload"):
             self.submitted.add(form["form_id"])
             await self.send("submit_form", call_id=self.call_id, form_id=form["form_id"])
 
-    async def _sign(self) -> str:
+    async def _upload(self, kind: str, source: str) -> str:
+        """Upload a drawn PNG as a material of ``kind``; its id."""
         async with httpx.AsyncClient(base_url=self.server, timeout=10.0) as http:
             response = await http.post(
                 f"/api/calls/{self.call_id}/materials",
-                params={"kind": "signature", "source": "signature"},
+                params={"kind": kind, "source": source},
                 content=signature_png(), headers=self.credentials)
-            response.raise_for_status()
+            if response.status_code != 200:
+                raise RuntimeError(f"upload refused: {response.status_code} {response.text}")
             material_id: str = response.json()["material"]["id"]
             return material_id
