@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="seconds from the call button to 'connected' before giving up "
                       "(the caller then leaves the queue) [120]")
     call.add_argument("--json", action="store_true", help="print JSON lines")
+    call.add_argument("--form-values", metavar="FILE",
+                      help="JSON file {matter: {field: value}}: fill the forms the agent "
+                      "pushes, sign and submit them")
 
     answer = sub.add_parser("answer", help="log in as an agent and answer calls headlessly")
     answer.add_argument("--server", default="http://127.0.0.1:8080",
@@ -78,6 +81,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds to wait for each offer, and for each offered call to "
                         "connect, before giving up [600]")
     answer.add_argument("--json", action="store_true", help="print JSON lines")
+    answer.add_argument("--push", action="append", default=[], metavar="MATTER",
+                        help="push this matter's form into each call (repeatable), e.g. "
+                        "water-transfer")
+    answer.add_argument("--form-values", metavar="FILE",
+                        help="JSON file {matter: {field: value}}: fill the agent's fields")
+
+    reader = sub.add_parser("reader-sim", help="serve a simulated ID card reader for kiosk "
+                            "demos and tests (GET/POST/DELETE /card)")
+    from kiosk_client.reader_sim import add_arguments as add_reader_arguments
+
+    add_reader_arguments(reader)
 
     from .admin import add_parser as add_admin_parser
 
@@ -132,6 +146,17 @@ def _printer(as_json: bool, who: str) -> Any:
     return on_event
 
 
+def _form_values(path: str | None) -> dict[str, dict[str, Any]] | None:
+    """The ``--form-values`` file: {matter code: {field: value}}."""
+    if path is None:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        values = json.load(handle)
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise SystemExit(f"{path}: expected {{matter: {{field: value}}}}")
+    return values
+
+
 def _call(args: argparse.Namespace) -> int:
     from kiosk_client.headless import CallFailed, format_timings, place_call
 
@@ -142,7 +167,8 @@ def _call(args: argparse.Namespace) -> int:
         timings = asyncio.run(place_call(
             args.server, args.skill, kiosk_token=args.kiosk_token, company=company,
             hold=args.hold, media=args.media, timeout=args.timeout,
-            on_event=_printer(args.json, "caller")))
+            on_event=_printer(args.json, "caller"),
+            form_values=_form_values(args.form_values)))
     except CallFailed as exc:
         print(json.dumps({"event": "error", "code": exc.code, "message": exc.message})
               if args.json else f"call failed: {exc.code}: {exc.message}", file=sys.stderr)
@@ -159,7 +185,8 @@ def _answer(args: argparse.Namespace) -> int:
         results = asyncio.run(answer_calls(
             args.server, args.user, args.password, auto_answer=args.auto_answer,
             calls=args.calls, hold=args.hold, media=args.media, timeout=args.timeout,
-            on_event=_printer(args.json, "agent")))
+            on_event=_printer(args.json, "agent"), push=tuple(args.push),
+            form_values=_form_values(args.form_values)))
     except CallFailed as exc:
         print(f"answer failed: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
@@ -171,9 +198,12 @@ def _answer(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from kiosk_client.reader_sim import main as reader_main
+
     from .admin import main as admin_main
 
-    commands = {"serve": _serve, "call": _call, "answer": _answer, "admin": admin_main}
+    commands = {"serve": _serve, "call": _call, "answer": _answer, "admin": admin_main,
+                "reader-sim": reader_main}
     return commands[args.command](args)
 
 
