@@ -151,7 +151,7 @@ def build_matters_router() -> APIRouter:
     async def submissions(call_id: str, hub: HubDep,
                           authorization: Annotated[str | None, Header()] = None
                           ) -> dict[str, Any]:
-        """The call's stored submissions: its agent, or a supervisor."""
+        """The call's stored submissions and last draft: its agent, or a supervisor."""
         account = await current_account(hub, authorization)
         record = await hub.call_records.get(call_id)
         session = hub.sessions.get(call_id)
@@ -159,7 +159,13 @@ def build_matters_router() -> APIRouter:
         if account.role == "agent" and account.id != agent_id:
             raise ApiError(403, "forbidden", "not your call")
         items = await hub.submissions.list_for_call(call_id)
-        return {"submissions": [submission_json(s) for s in items]}
+        # The last saved state of the call's forms: what was typed but not submitted
+        # survives a dropped call or a server restart here.
+        draft = await hub.drafts.get(call_id)
+        return {"submissions": [submission_json(s) for s in items],
+                "draft": None if draft is None else {
+                    "revision": draft.revision, "updated_at": draft.updated_at,
+                    "document": draft.document}}
 
     return router
 

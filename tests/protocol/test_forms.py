@@ -186,5 +186,17 @@ async def test_a_half_filled_form_survives_a_reload_and_is_saved_as_a_draft(
             break
         await asyncio.sleep(0.1)
     assert draft is not None and draft.document["forms"][0]["values"][name] == "半填的内容"
+    # After the call, its agent (and nobody else) finds what was typed but not submitted.
+    await console.send({"type": "hangup", "call_id": call_id})
+    await console.expect("ended", call_id=call_id)
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        mine = await http.get(f"/api/calls/{call_id}/submissions", headers={
+            "Authorization": f"Bearer {await login(server.http, 'demo-agent-1')}"})
+        body = mine.json()
+        assert body["submissions"] == []
+        assert body["draft"]["document"]["forms"][0]["values"][name] == "半填的内容"
+        other = await http.get(f"/api/calls/{call_id}/submissions", headers={
+            "Authorization": f"Bearer {await login(server.http, 'demo-agent-2')}"})
+        assert other.status_code == 403
     for client in (console, again):
         await client.close()
