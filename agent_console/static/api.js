@@ -87,4 +87,37 @@ export class Api {
   }
   invites() { return this.request("GET", "/api/invites"); }
   revokeInvite(id) { return this.request("DELETE", `/api/invites/${encodeURIComponent(id)}`); }
+  /** GET /api/catalog → {categories: [{code, name, matters: [...]}], materials, departments}. */
+  catalog() { return this.request("GET", "/api/catalog"); }
+  /** GET /api/calls/{id}/submissions → {submissions: [{id, form_id, values, materials, signature, …}]}. */
+  submissions(callId) { return this.request("GET", `/api/calls/${encodeURIComponent(callId)}/submissions`); }
+
+  /**
+   * POST /api/calls/{id}/materials with the file itself as the body (no multipart) →
+   * {material: {id, kind, content_type, size, sha256, source, by, at, pages, url}}.
+   */
+  async uploadMaterial(callId, kind, source, blob) {
+    const headers = { Accept: "application/json" };
+    const token = this.getToken();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    if (blob.type) headers["Content-Type"] = blob.type;
+    const query = new URLSearchParams({ kind, source });
+    let response;
+    try {
+      response = await fetch(`/api/calls/${encodeURIComponent(callId)}/materials?${query}`, { method: "POST", headers, body: blob, cache: "no-store" });
+    } catch (error) {
+      throw new ApiError(0, "network", String(error));
+    }
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      data = null;
+    }
+    if (!response.ok) {
+      if (response.status === 401 && token) this.onUnauthorized();
+      throw new ApiError(response.status, data?.code || "http_error", data?.message || response.statusText);
+    }
+    return data;
+  }
 }

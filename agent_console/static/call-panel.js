@@ -173,6 +173,7 @@ export class CallPanel extends EventTarget {
     }
     clearInterval(this.timer);
     clearInterval(this.qualityTimer);
+    this.removeScreenTrack();
     if (this.session) this.session.close();
     this.session = null;
     this.call = null;
@@ -200,10 +201,34 @@ export class CallPanel extends EventTarget {
       const { signaling, message, offer } = this.lastStart;
       this.end();
       this.start(signaling, message, offer);
+      this.dispatchEvent(new CustomEvent("media-restarted")); // a shared screen went with it
       return;
     }
     this.peerReconnecting.hidden = status !== "reconnecting";
     this.root.classList.toggle("peer-away", status === "reconnecting");
+  }
+
+  /**
+   * Add a shared screen's video track to the call. The agent then makes the offer itself
+   * (MediaSession renegotiates on negotiationneeded once the first exchange is done).
+   */
+  addScreenTrack(track, stream) {
+    if (!this.session || this.session.closed) return false;
+    this.removeScreenTrack();
+    this.screenSender = this.session.pc.addTrack(track, stream);
+    this.root.dataset.sharing = "true";
+    return true;
+  }
+
+  /** Take the shared screen out of the call again (a second renegotiation). */
+  removeScreenTrack() {
+    if (this.screenSender && this.session && !this.session.closed) {
+      try {
+        this.session.pc.removeTrack(this.screenSender);
+      } catch { /* the connection closed under us */ }
+    }
+    this.screenSender = null;
+    delete this.root.dataset.sharing;
   }
 
   toggleMicrophone() {

@@ -15,6 +15,7 @@ import { IdleView } from "./idle-view.js";
 import { IncomingCall } from "./incoming-call.js";
 import { Invite } from "./invite.js";
 import { LoginForm } from "./login.js";
+import { MatterDesk } from "./matter-desk.js";
 import { QueuePanel } from "./queue-panel.js";
 import { Ringer } from "./ringer.js";
 import { HelpDialog, Shortcuts } from "./shortcuts.js";
@@ -69,6 +70,7 @@ class AgentConsole {
     this.call = new CallPanel(byTestId("call-panel"), {
       ...deps, onHangup: (callId) => this.send({ type: "hangup", call_id: callId }),
     });
+    this.desk = new MatterDesk(byTestId("matter-desk"), { ...deps, send: (message) => this.send(message), call: this.call });
     this.wrapUp = new WrapUp(byTestId("wrapup-panel"), {
       ...deps, outcomeRequired: config.wrapUpOutcomeRequired !== false, onDone: (result) => this.endWrapUp(result),
     });
@@ -89,6 +91,12 @@ class AgentConsole {
       KeyY: () => this.setStatus("ready"),
       KeyN: () => this.setStatus("not_ready", byTestId("not-ready-reason").value),
       KeyK: () => this.help.open(),
+      KeyP: () => (this.desk.active ? this.desk.snapshot() : false),
+      KeyX: () => (this.desk.active ? this.desk.select("matters", true) : false),
+      KeyB: () => (this.desk.active ? this.desk.select("form", true) : false),
+      KeyI: () => (this.desk.active ? this.desk.select("identity", true) : false),
+      KeyL: () => (this.desk.active ? this.desk.select("materials", true) : false),
+      KeyS: () => (this.desk.active ? this.desk.select("screens", true) : false),
     }, () => !this.app.hidden);
 
     // One language switch, moved between the sign-in card and the header.
@@ -102,6 +110,7 @@ class AgentConsole {
     this.i18n.set(this.i18n.language);
     this.renderAll();
     this.catalog.load(this.api).then(() => this.renderAll()).catch(() => {});
+    this.catalog.loadMatters(this.api).then(() => this.renderAll()).catch(() => {});
     if (this.login) this.enter();
     else this.loginForm.show();
     document.documentElement.dataset.ready = "true";
@@ -140,6 +149,7 @@ class AgentConsole {
     clearInterval(this.pingTimer);
     this.incoming.hide();
     this.call.end();
+    this.desk.end();
     this.wrapUp.hide();
     this.callbacks.stop();
     this.callbacks.clear();
@@ -210,7 +220,10 @@ class AgentConsole {
         this.toasts.success(this.i18n.t("wrapup.saved"));
         return this.history.refreshSoon(100);
       case "error": return this.onError(m);
-      default: return undefined; // hello, pong, and anything newer than this console
+      // forms, identity, materials and screens of the call (the matters desk)
+      default:
+        this.desk.onMessage(m); // hello, pong and anything newer than this console are ignored
+        return undefined;
     }
   }
 
@@ -226,6 +239,7 @@ class AgentConsole {
     this.incoming.hide(); // offers do not survive a reconnect: never leave one ringing
     if (!m.call_id && this.call.active) {
       const summary = this.call.end(); // it ended while we were away
+      this.desk.end();
       if (m.state === "wrap_up" && summary) this.wrapUp.show(summary, null, this.config.wrapUpSeconds);
     }
     this.setAgentState(m);
@@ -301,12 +315,14 @@ class AgentConsole {
       this.toasts.error(this.i18n.t("error.media", { message: error.message || String(error) }));
     });
     if (fresh) this.workspace.focus({ preventScroll: true });
+    this.desk.start(m.call_id, (offer && offer.skill) || m.peer?.skill || this.call.call?.peer?.skill || null);
     this.updateStage();
   }
 
   onEnded(m) {
     if (this.call.callId === m.call_id) {
       const summary = this.call.end();
+      this.desk.end();
       this.lastSummary = summary;
       const seconds = typeof m.wrap_up_ms === "number" ? m.wrap_up_ms / 1000 : this.config.wrapUpSeconds;
       this.wrapUp.show(summary, m.reason, seconds);
@@ -331,6 +347,7 @@ class AgentConsole {
       this.call.releaseMedia();
       this.updateStage();
     }
+    if (this.desk.active && this.desk.onError(m)) return; // explained where it happened
     if (m.in_reply_to === "end_wrap_up") {
       if (m.code === "not_in_wrap_up") this.wrapUp.hide();
       else this.wrapUp.failed(m.code);
@@ -438,6 +455,7 @@ class AgentConsole {
     this.history.render();
     this.callbacks.render();
     this.invite.render();
+    this.desk.render();
     this.renderIdentity();
     if (!this.banner.hidden && this.bannerKeys) {
       this.banner.querySelector('[data-role="banner-text"]').textContent = this.i18n.t(this.bannerKeys[0]);

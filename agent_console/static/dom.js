@@ -36,3 +36,10 @@ export function byTestId(id, root = document) {
 export function show(el, visible = true) {
   el.hidden = !visible;
 }
+
+/** Replace `el`'s children; null, undefined and false children are left out (unlike replaceChildren). */
+export function replace(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
