@@ -27,10 +27,13 @@ from tests.conftest import free_port
 # Every message type but "logout", whose valid form rightly closes the socket.
 TYPES = ["call_request", "resume", "hangup", "accept_callback", "rating", "sdp", "ice",
          "ping", "auth", "set_status", "set_auto_answer", "accept", "reject", "end_wrap_up",
-         "teleport"]
+         "edit_field", "set_identity", "submit_form", "screen_status", "push_form",
+         "withdraw_form", "push_screen", "close_screen", "teleport"]
 FIELDS = ["skill", "kiosk_token", "company", "invite", "request_id", "resume_token", "phone",
           "call_id", "score", "description", "candidate", "token", "status", "reason",
-          "enabled", "outcome", "notes", "v", "priority", "language", "restart_media"]
+          "enabled", "outcome", "notes", "v", "priority", "language", "restart_media",
+          "form_id", "field", "value", "base", "identity", "source", "screen_id", "screen",
+          "matter", "error"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
                     st.floats(allow_nan=False), st.text(max_size=40),
                     # types a lax parser would coerce: strict models must refuse them
