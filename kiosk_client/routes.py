@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -31,7 +32,7 @@ PAGE_HEADERS = {
 #: the Content-Security-Policy of the caller pages; {connect} names the page's own origin
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob: mediastream:; connect-src {connect}; "
+    "media-src 'self' blob: mediastream:; connect-src {connect}; frame-src {frames}; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
@@ -39,8 +40,23 @@ CSP = (
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
 
 
+def origin_of(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL that may go into a CSP, else None."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not _HOST.match(parts.netloc or ""):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def content_security_policy(request: Request) -> str:
-    """The CSP for this request: fetches and WebSockets to the page's own origin only.
+    """The CSP for this request: fetches and WebSockets to the page's own origin only, plus
+    the kiosk's card reader (``card_reader_url``); frames (guidance pages, allow-listed
+    URL screens) from the page's origin and the origins of ``screen_url_allowlist``.
 
     CSP level 3 lets ``'self'`` match ``ws:``/``wss:`` on the page's own host (Chromium,
     Firefox, Safari >= 15.4); the explicit ``ws://host`` (or ``wss://host`` over HTTPS)
@@ -53,7 +69,16 @@ def content_security_policy(request: Request) -> str:
     if _HOST.match(host):
         scheme = "wss" if request.url.scheme == "https" else "ws"
         connect = f"'self' {scheme}://{host}"
-    return CSP.format(connect=connect)
+    settings = request.app.state.settings
+    reader = origin_of(settings.card_reader_url)
+    if reader:
+        connect += f" {reader}"
+    frames = ["'self'"]
+    for prefix in settings.screen_url_allowlist:
+        origin = origin_of(prefix)
+        if origin and origin not in frames:
+            frames.append(origin)
+    return CSP.format(connect=connect, frames=" ".join(frames))
 
 
 def _page(request: Request, template: str, **context: object) -> HTMLResponse:
@@ -71,7 +96,10 @@ def mount(app: FastAPI) -> None:
         settings = request.app.state.settings
         return _page(request, "kiosk.html", page="kiosk",
                      idle_seconds=settings.kiosk_idle_seconds,
-                     rating_idle_seconds=settings.kiosk_rating_idle_seconds)
+                     rating_idle_seconds=settings.kiosk_rating_idle_seconds,
+                     card_reader_url=origin_of(settings.card_reader_url) and
+                     settings.card_reader_url.rstrip("/"),
+                     document_camera=settings.kiosk_document_camera or "")
 
     @app.get("/call", response_class=HTMLResponse, include_in_schema=False)
     async def enterprise_page(request: Request) -> HTMLResponse:

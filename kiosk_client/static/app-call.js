@@ -17,6 +17,7 @@ import { skillName } from "./caller/format.js";
 import { CompanyForm } from "./enterprise/company-form.js";
 import { DeviceCheck } from "./enterprise/device-check.js";
 import { readInvite } from "./enterprise/invite.js";
+import { WorkArea } from "./caller/work-area.js";
 import { bindCallControls, callbackDoneRenderer, errorKey, followCall, noticeShower } from "./caller/call-screens.js";
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -34,6 +35,7 @@ const callbackOffer = new CallbackOffer(screenEl("callback"), i18n);
 const inCall = new InCallPanel(screenEl("in-call"), i18n);
 const rating = new RatingPanel(screenEl("rating"));
 const summary = byTestId("form-error");
+const work = new WorkArea(screenEl("in-call"), { i18n, kiosk: false });
 
 const inviteToken = new URLSearchParams(location.search).get("invite");
 let invite = null;
@@ -139,6 +141,7 @@ function startCall(request) {
   call = new CallerCall({ media: { allowPartial: true } });
   call.useLocalStream(devices.takeStream());
   follow(call);
+  work.follow(call);
   call.start(request);
 }
 
@@ -167,6 +170,7 @@ for (const button of document.querySelectorAll("[data-action=reset]")) button.ad
 function backToForm() {
   if (call) call.dispose();
   call = null;
+  work.follow(null);
   callbackPhone = "";
   chime.stop();
   inCall.reset();
@@ -185,6 +189,7 @@ if (saved) {
   screens.show(saved.wasConnected ? "connecting" : "queue");
   call = new CallerCall();
   follow(call);
+  work.follow(call);
   call.resume(saved);
   prepare();
 } else {

@@ -17,6 +17,7 @@ import { RatingPanel } from "./caller/rating-panel.js";
 import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
 import { deviceToken, wipeStorage } from "./kiosk/provisioning.js";
 import { IdleTimer } from "./kiosk/idle-timer.js";
+import { WorkArea } from "./caller/work-area.js";
 import { bindCallControls, callbackDoneRenderer, errorKey, followCall, noticeShower } from "./caller/call-screens.js";
 
 /** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
@@ -50,6 +51,11 @@ const inCall = new InCallPanel(screenEl("in-call"), i18n);
 const rating = new RatingPanel(screenEl("rating"));
 const picker = new MatterPicker(document.querySelector("[data-matters]"), i18n, { mode: "go" });
 const elderButton = byTestId("elder-mode");
+const work = new WorkArea(screenEl("in-call"), {
+  i18n, kiosk: true,
+  cardReaderUrl: stageEl?.dataset.cardReaderUrl || null,
+  documentCamera: stageEl?.dataset.documentCamera || null,
+});
 
 let token = deviceToken();
 let call = null;
@@ -124,6 +130,7 @@ function startCall(skill) {
   screens.show("queue");
   call = new CallerCall();
   follow(call);
+  work.follow(call);
   // Elder mode is chosen for older and disabled citizens, often with the centre's staff:
   // their calls are served first (the server honours priority from kiosks only).
   const elder = elderButton.getAttribute("aria-pressed") === "true";
@@ -166,6 +173,7 @@ function privacyReset() {
   clearTimeout(thanksTimer);
   if (call) call.dispose();
   call = null;
+  work.follow(null);
   callbackPhone = "";
   renderCallbackDone();
   chime.stop();
@@ -195,6 +203,7 @@ if (!token) {
   screens.show(saved.wasConnected ? "connecting" : "queue");
   call = new CallerCall();
   follow(call);
+  work.follow(call);
   call.resume(saved);
   ensureSkills();
 } else {

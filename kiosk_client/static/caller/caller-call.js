@@ -14,6 +14,10 @@
 //   localstream {stream} · remotestream {stream} · mediaproblem {problem}
 //   link {state: "open"|"reconnecting"|..., closeCode: 1012 restarting, 1013 busy, …}
 //   peer {status} · ended {reason, callId, wasConnected} · error {code, message, scope, fatal}
+//   matters {message}: a message of the session document (forms, identity, materials,
+//     screens; docs/protocol.md "Forms and screens"), or an `error` in reply to one
+//   remotetracks {camera, screen}: the agent's camera track and its newest other video
+//     track (a screen share added by renegotiation), or null
 //
 // After a server restart (close 1012) the new server may not know the call any more: a
 // call that was still waiting is requested again (`requeued` {reason: "server_restart"});
@@ -27,6 +31,15 @@ export const RESUME_KEY = "cloud-agent.call";
 const HANGUP_WAIT_MS = 4000;
 
 /** Errors after which the call cannot go on (the rest are reported and the call lives). */
+/** Server messages of the session document, handed on as `matters` events. */
+const MATTER_MESSAGES = new Set([
+  "session_document", "form_pushed", "form_withdrawn", "field_changed", "form_submitting",
+  "form_submitted", "form_reopened", "identity_set", "material_added", "screen_pushed",
+  "screen_status", "screen_closed",
+]);
+/** Our own messages whose errors are the session document's. */
+const MATTER_REQUESTS = new Set(["edit_field", "set_identity", "submit_form", "screen_status"]);
+
 const FATAL_ERRORS = new Set([
   "invalid_kiosk_token", "identity_required", "invalid_invite", "unknown_skill",
   "call_in_progress", "invalid_resume_token", "invalid_message", "unsupported_version",
@@ -191,6 +204,10 @@ export class CallerCall extends EventTarget {
         this._emit("rating_saved", { callId: message.call_id });
         break;
       case "error":
+        if (MATTER_REQUESTS.has(message.in_reply_to)) {
+          this._emit("matters", { message });
+          return;
+        }
         if (message.code === "invalid_resume_token") {
           this._resumeRefused();
           return;
@@ -204,6 +221,7 @@ export class CallerCall extends EventTarget {
         if (FATAL_ERRORS.has(message.code) && this.state === "requesting") this._fail(message.code, message.message, false);
         break;
       default:
+        if (MATTER_MESSAGES.has(message.type)) this._emit("matters", { message });
         break; // hello, pong, sdp/ice (the MediaSession listens), future types
     }
   }
@@ -266,7 +284,10 @@ export class CallerCall extends EventTarget {
         iceServers: message.ice_servers || [], localStream: stream,
       });
       this.session = session;
-      session.addEventListener("remotetrack", () => this._emit("remotestream", { stream: session.remoteStream }));
+      session.addEventListener("remotetrack", () => {
+        this._emit("remotestream", { stream: session.remoteStream });
+        this._emit("remotetracks", this.remoteVideoTracks());
+      });
       session.addEventListener("connectionstate", (event) => {
         this._emit("mediastate", { state: event.detail });
         // The media path broke while signaling works: ask for fresh candidates now
@@ -312,6 +333,22 @@ export class CallerCall extends EventTarget {
     this._teardownMedia();
     if (this.signaling) this.signaling.close();
     if (emit) this._emit("error", { code, message: text, fatal: true });
+  }
+
+  /** Send a message of the session document for this call (adds `call_id`); false when
+   *  the socket is not open. */
+  sendMatter(message) {
+    if (!this.signaling || !this.callId) return false;
+    return this.signaling.send({ ...message, call_id: this.callId });
+  }
+
+  /** The agent's camera (its first video track) and the newest other live video track,
+   *  which is a shared screen the agent added by renegotiation (or null). */
+  remoteVideoTracks() {
+    const tracks = this.session ? this.session.remoteStream.getVideoTracks() : [];
+    const camera = tracks[0] || null;
+    const others = tracks.slice(1).filter((t) => t.readyState === "live");
+    return { camera, screen: others.length ? others[others.length - 1] : null };
   }
 
   /** Leave the queue, or end the call. Returns true when `ended` is awaited from the
