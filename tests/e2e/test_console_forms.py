@@ -224,6 +224,11 @@ async def test_snapshot_submission_and_resume_after_reload(
             await client.send({"type": "edit_field", "call_id": call_id, "form_id": form_id,
                                "field": name, "value": value, "base": 0})
             await client.expect("field_changed", field=name)
+        await by_id(page, "desk-tab-form").click()
+        await expect(by_id(page, "form-input-meter_reading")).to_have_value("1234")
+        await expect(field_row(page, "owner_id_number").get_by_test_id("mark-prefill")
+                     ).to_be_visible()
+        await screenshot(page, "console-form-laptop")
         signature = await caller_upload(server, call_id, resume_token, "signature",
                                         "signature", signature_png(), "image/png")
         await client.send({"type": "edit_field", "call_id": call_id, "form_id": form_id,
