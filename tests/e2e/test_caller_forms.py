@@ -265,3 +265,24 @@ async def test_enterprise_fills_side_by_side_and_uploads_a_material(
     await snap(page, "call-form-laptop")
     assert_quiet(page)
     await console.close()
+
+
+async def test_kiosk_document_camera_takes_a_photo_for_a_material_field(
+        start_server: StartServer, new_page: NewPage) -> None:
+    # Chromium's fake capture device is labelled "fake_device_0".
+    server = await start_server(kiosk_document_camera="fake")
+    page = await new_page("kiosk-camera", viewport=KIOSK, has_touch=True)
+    console, call_id = await kiosk_call(server, page)
+    form = await push(console, call_id, "water-transfer")
+    f = form["form_id"]
+    photo = by_id(page, f"form-{f}-property_deed-photo")
+    await expect(photo).to_be_visible()
+    await photo.tap()
+    added = await console.expect("material_added", 15)
+    material = added["material"]
+    assert (material["kind"], material["source"], material["by"]) == (
+        "property-deed", "document_camera", "caller")
+    assert material["content_type"] in ("image/jpeg", "image/png")
+    await expect(by_id(page, f"form-{f}-property_deed-thumbs").locator("img")).to_have_count(1)
+    assert_quiet(page)
+    await console.close()
