@@ -313,8 +313,9 @@ export class FormView {
         return this.render();
       case "document":
         return this.render();
-      case "form_pushed":
-        if (!this.formId || this.form?.state !== "filling") this.formId = detail.formId;
+      case "form_pushed": // the agent just pushed it: show it
+        this._dropEdits();
+        this.formId = detail.formId;
         return this.render();
       case "field_changed":
         if (detail.formId !== this.formId) {
@@ -344,8 +345,7 @@ export class FormView {
       case "form_reopened":
       case "form_submitted":
       case "form_withdrawn":
-        if (detail.formId === this.formId) this.render();
-        else this.render(); // the picker shows every form's state
+        this.render(); // the form locks, and the picker shows every form's state
         return undefined;
       default:
         return undefined;

@@ -41,8 +41,11 @@ export class MattersPanel {
       const buttons = this.list.querySelectorAll('[data-testid="push-form"]:not([disabled])');
       if (buttons.length === 1) buttons[0].click();
     });
+    // A handful of forms: the checklist follows every change (progress counts too); the
+    // catalog only what changes which matters are open, so its focus survives typing.
     session.addEventListener("change", (event) => {
-      if (event.detail.type !== "field_changed" || this._progressChanged(event.detail)) this.render();
+      if (["field_changed", "adopted", "material_added", "identity_set"].includes(event.detail.type)) this.renderChecklist();
+      else this.render();
     });
   }
 
@@ -55,10 +58,6 @@ export class MattersPanel {
   render() {
     this.renderChecklist();
     this.renderCatalog();
-  }
-
-  _progressChanged() {
-    return true; // cheap enough: a handful of forms
   }
 
   renderChecklist() {
@@ -116,7 +115,7 @@ export class MattersPanel {
               h("span", { class: "catalog-matter-title" }, title),
               h("span", { class: "small muted" }, t("matters.meta", { minutes: m.norm_minutes, materials: m.materials.map((code) => this.catalog.materialName(code)).join("、") || t("matters.no_materials") }))),
             h("button", { type: "button", class: "btn btn-secondary btn-small", "data-testid": "push-form", "data-matter": m.code, disabled: pushed,
-              "aria-label": t("matters.push.label", { title }), onclick: () => this.push(m.code) },
+              "aria-label": t(pushed ? "matters.pushed.label" : "matters.push.label", { title }), onclick: () => this.push(m.code) },
             icon(pushed ? "check" : "send", { size: 16 }), t(pushed ? "matters.pushed" : "matters.push")));
         }))));
     }

@@ -285,7 +285,8 @@ export const STRINGS = entries({
   "matters.meta": ["约 {minutes} 分钟 · 材料：{materials}", "about {minutes} min · materials: {materials}"],
   "matters.no_materials": ["无", "none"],
   "matters.push": ["推送表单", "Push form"],
-  "matters.push.label": ["推送表单：{title}", "Push the form: {title}"],
+  "matters.push.label": ["推送表单：{title}", "Push form: {title}"],
+  "matters.pushed.label": ["已推送：{title}", "Pushed: {title}"],
   "matters.pushed": ["已推送", "Pushed"],
   "matters.no_match": ["没有匹配的事项", "No matter matches"],
   "matters.catalog_unavailable": ["事项目录暂不可用", "The catalog is not available"],
@@ -301,7 +302,7 @@ export const STRINGS = entries({
   "matters.withdraw": ["撤回", "Withdraw"],
   "matters.withdraw.label": ["撤回表单：{title}", "Withdraw the form: {title}"],
   "matters.submission": ["查看提交", "Submission"],
-  "matters.submission.label": ["查看提交记录：{title}", "Show the submission: {title}"],
+  "matters.submission.label": ["查看提交：{title}", "Submission: {title}"],
 
   "form.empty": ["还没有表单。在“事项”中推送一个事项的表单。", "No form yet. Push a matter's form under “Matters”."],
   "form.picker": ["本次通话的表单", "Forms of this call"],

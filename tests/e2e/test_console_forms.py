@@ -118,6 +118,7 @@ async def test_push_form_digits_live_agent_typing_and_identity(
         "校验码不对，可能有一位输错了")
     await by_id(page, "identity-submit").click()
     await client.silent({"identity_set"}, 0.5)
+    await accessible(page, "console identity tab with a wrong ID number")
     await by_id(page, "identity-id-number").fill(GOOD_ID)
     await expect(by_id(page, "identity-error-id-number")).to_be_hidden()
     await by_id(page, "identity-mobile").fill("13800138000")
@@ -133,6 +134,17 @@ async def test_push_form_digits_live_agent_typing_and_identity(
     await expect(by_id(page, "form-input-owner_id_number")).to_have_value(GOOD_ID)
     await expect(field_row(page, "owner_id_number").get_by_test_id("mark-prefill")).to_be_visible()
     await accessible(page, "console matters desk: identity-prefilled form")
+
+    # English: the desk speaks it too, and the catalog and checklist pass axe.
+    await by_id(page, "language-switch").click()
+    await expect(by_id(page, "form-title")).to_have_text("Water account transfer of ownership")
+    await expect(field_row(page, "owner_id_number").get_by_test_id("mark-prefill")).to_have_text(
+        "prefilled from identity")
+    await page.keyboard.press("Alt+KeyX")
+    await expect(by_id(page, "desk-tab-matters")).to_be_focused()
+    await expect(page.locator('[data-testid="matter-item"][data-matter="water-transfer"]')
+                 .get_by_test_id("matter-state")).to_have_text("Filling in")
+    await accessible(page, "console matters tab in English")
     assert not page_errors(page), page_errors(page)
     await client.close()
 
@@ -193,6 +205,7 @@ async def test_snapshot_submission_and_resume_after_reload(
         await page.keyboard.press("Alt+KeyP")
         await expect(by_id(page, "snapshot-draft")).to_be_visible()
         await expect(by_id(page, "snapshot-kind")).to_be_focused()
+        await accessible(page, "console snapshot draft")
         await by_id(page, "snapshot-kind").select_option("property-deed")
         await by_id(page, "snapshot-upload").click()
         added = await client.expect("material_added", timeout=10)
