@@ -64,6 +64,7 @@ class MatterSide:
         self.forms: CatalogForms | None = None
         self._dirty: set[str] = set()
         self._draft_task: asyncio.Task[None] | None = None
+        self._audit_tail: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------ life cycle
 
@@ -102,7 +103,7 @@ class MatterSide:
                 await self._apply(session, party, doc.SetIdentity(
                     identity.name, identity.id_number, source, identity.address,
                     identity.mobile))
-                self._audit(session, "identity_set", {"source": source, "by": party.value})
+                self._audit(session, "identity_set", {"source": source}, party)
             case p.SubmitForm(form_id=form_id):
                 await self._submit(session, party, form_id)
             case p.ScreenStatusReport(screen_id=screen_id, status=status, error=error):
@@ -128,11 +129,12 @@ class MatterSide:
             return session, doc.Party.AGENT
         raise HubError("not_in_session", "you are not a party of this session")
 
-    async def _apply(self, session: LiveSession, party: doc.Party, op: doc.Op) -> None:
+    async def _apply(self, session: LiveSession, party: doc.Party, op: doc.Op,
+                     now: float | None = None) -> None:
         assert self.forms is not None, "start() loads the catalog first"
         try:
-            messages = session.document.apply(op, party, self.hub.wall(self.hub.now()),
-                                              self.forms)
+            messages = session.document.apply(
+                op, party, self.hub.wall(self.hub.now()) if now is None else now, self.forms)
         except doc.DocumentError as exc:
             raise HubError(exc.code, exc.message, **exc.fields) from None
         self.deliver(session, messages)
@@ -155,15 +157,22 @@ class MatterSide:
         await self._apply(session, party, doc.AddMaterial(material))
         self._audit(session, "material_added", {"material": material["id"],
                                                 "kind": material["kind"],
-                                                "source": material["source"]})
+                                                "source": material["source"]}, party)
 
     # ------------------------------------------------------------ submissions
 
     async def _submit(self, session: LiveSession, party: doc.Party, form_id: str) -> None:
         """Check in full and freeze, store, then mark submitted; a failed write reopens."""
-        await self._apply(session, party, doc.BeginSubmit(form_id))
+        try:
+            await self._apply(session, party, doc.BeginSubmit(form_id))
+        except HubError as exc:
+            if exc.code == "form_invalid":  # the agent sees what the caller has to fix
+                self.hub.to_agent(session.agent_id, p.outbound(
+                    "submit_refused", call_id=session.call_id, **exc.fields))
+            raise
         form = session.document.form(form_id)
         submission_id = "s-" + secrets.token_hex(8)
+        submitted_at = time.time()
         materials = sorted({str(v) for name, hints in form.ui_fields.items()
                             if hints.get("type") in ("material", "signature")
                             for v in _as_list(form.values.get(name))})
@@ -175,15 +184,16 @@ class MatterSide:
                 matter=form.matter, form_version=str(form.definition.get("version")),
                 values=dict(form.values), materials=materials,
                 filled_by=dict(form.filled_by), signature=signature,
-                submitted_at=time.time(), submitted_by=party.value)
+                submitted_at=submitted_at, submitted_by=party.value)
         except Exception:
             log.exception("storing the submission of %s/%s failed", session.call_id, form_id)
             await self._apply(session, party, doc.AbortSubmit(form_id))
             raise HubError("not_saved", "the submission could not be stored; please try "
                            "again") from None
-        await self._apply(session, party, doc.FinishSubmit(form_id, submission_id))
+        await self._apply(session, party, doc.FinishSubmit(form_id, submission_id),
+                          now=submitted_at)
         self._audit(session, "form_submitted", {"form": form_id, "matter": form.matter,
-                                                "submission": submission_id})
+                                                "submission": submission_id}, party)
 
     # ------------------------------------------------------------ screens
 
@@ -287,9 +297,19 @@ class MatterSide:
             self._dirty.add(call_id)  # next round tries again
             raise
 
-    def _audit(self, session: LiveSession, action: str, detail: dict[str, Any]) -> None:
-        self.hub.background_task(self.hub.audit_log.append(
-            session.agent_id, action, {"call": session.call_id, **detail}, time.time()))
+    def _audit(self, session: LiveSession, action: str, detail: dict[str, Any],
+               party: doc.Party = doc.Party.AGENT) -> None:
+        """One audit line; the actor is the agent, or ``caller:<call id>`` for the caller.
+        Lines are written in the order asked (one writer after another)."""
+        actor = session.agent_id if party is doc.Party.AGENT else f"caller:{session.call_id}"
+        entry = (actor, action, {"call": session.call_id, **detail}, time.time())
+        previous = self._audit_tail
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.gather(previous, return_exceptions=True)
+            await self.hub.audit_log.append(*entry)
+        self._audit_tail = self.hub.background_task(write())
 
 
 def _as_list(value: object) -> list[object]:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from .api import ApiError, HubDep, current_account
 from .hub import Hub
 from .matters import document as doc
-from .sessions import LiveSession
+from .sessions import HubError, LiveSession
 from .store.files import MaterialRejected
 from .tokens import TokenError, verify
 
@@ -93,6 +93,9 @@ def build_matters_router() -> APIRouter:
             raise ApiError(422, "invalid_request", f"source is one of {sorted(SOURCES)}")
         if source == "snapshot" and party is not doc.Party.AGENT:
             raise ApiError(403, "forbidden", "snapshots of the video are the agent's")
+        if len(session.document.materials) >= doc.MAX_MATERIALS:  # before anything is stored
+            raise ApiError(409, "too_many_materials", f"at most {doc.MAX_MATERIALS} "
+                           "materials in one call")
         limit = hub.settings.max_material_bytes
         chunks: list[bytes] = []
         size = 0
@@ -113,7 +116,10 @@ def build_matters_router() -> APIRouter:
                     "content_type": content_type, "size": size, "sha256": sha,
                     "source": source, "by": party.value, "at": time.time(), "pages": pages}
         await hub.materials.add(call_id=call_id, **material)
-        await hub.matter_side.add_material(session, party, material)
+        try:
+            await hub.matter_side.add_material(session, party, material)
+        except HubError as exc:  # e.g. the call's last allowed material raced this one
+            raise ApiError(409, exc.code, exc.message) from None
         return {"material": hub.matter_side.material_links(call_id, material)}
 
     @router.get("/api/calls/{call_id}/materials/{material_id}")

@@ -496,6 +496,7 @@ OUTBOUND_TYPES = {
     "form_submitting": "the caller confirmed; the submission is being stored",
     "form_submitted": "the submission is stored: submission_id",
     "form_reopened": "storing the submission failed; the form is editable again",
+    "submit_refused": "to the agent: the caller's submit was refused; errors per field",
     "identity_set": "identity checked for this call (prefilled fields follow)",
     "material_added": "a material joined the call",
     "screen_pushed": "a screen for the caller: guidance, document, url, qr, screen_share",

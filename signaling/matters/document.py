@@ -290,8 +290,7 @@ class SessionDocument:
             raise DocumentError("field_locked", f"form {form.form_id} is {form.state.value}")
         errors = forms.validate(form.definition, _present(form.values), now=now,
                                 partial=False)
-        if errors:
-            form.errors = errors
+        if errors:  # nothing changes: the refusal itself tells both parties what is missing
             raise DocumentError("form_invalid", "some fields need attention", errors=errors,
                                 form_id=form.form_id)
         form.state = FormState.SUBMITTING
@@ -406,13 +405,15 @@ class SessionDocument:
             raise DocumentError("unknown_material", "no such material in this call")
         screen = {**op.screen, "screen_id": f"s{len(self.screens) + 1}",
                   "status": ScreenStatus.PUSHED.value, "error": None, "pushed_at": now}
+        messages: list[dict[str, Any]] = []
         if screen.get("kind") == "screen_share":
             for other in self.screens:  # one screen share at a time
                 if other.get("kind") == "screen_share" and \
                         other["status"] != ScreenStatus.CLOSED.value:
                     other["status"] = ScreenStatus.CLOSED.value
+                    messages.append({"type": "screen_closed", "screen_id": other["screen_id"]})
         self.screens.append(screen)
-        return [{"type": "screen_pushed", "screen": dict(screen)}]
+        return [*messages, {"type": "screen_pushed", "screen": dict(screen)}]
 
     def _SetScreenStatus(self, op: SetScreenStatus, by: Party, now: float,  # noqa: N802
                          forms: FormSource) -> list[dict[str, Any]]:

@@ -218,3 +218,13 @@ def test_both_parties_converge_for_any_interleaving(
     form = document.form(form_id)
     server = (form.values.get(name), form.versions.get(name, 0))
     assert views[AGENT] == views[CALLER] == server
+
+
+def test_a_second_screen_share_closes_the_first_and_says_so() -> None:
+    document = doc.SessionDocument("c1")
+    [first] = document.apply(doc.PushScreen({"kind": "screen_share"}), AGENT, NOW, FORMS)
+    closed, second = document.apply(doc.PushScreen({"kind": "screen_share"}), AGENT, NOW,
+                                    FORMS)
+    assert (closed["type"], closed["screen_id"]) == ("screen_closed",
+                                                     first["screen"]["screen_id"])
+    assert second["type"] == "screen_pushed"

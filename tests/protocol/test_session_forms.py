@@ -200,3 +200,35 @@ async def test_a_half_filled_form_survives_a_reload_and_is_saved_as_a_draft(
         assert other.status_code == 403
     for client in (console, again):
         await client.close()
+
+
+async def test_refusals_reach_both_sides_and_limits_hold(live_server: LiveServer) -> None:
+    console, kiosk, call_id, _ = await connected_call(live_server)
+    await console.send({"type": "push_form", "call_id": call_id, "matter": "water-transfer"})
+    form = (await kiosk.expect("form_pushed"))["form"]
+    # An incomplete form: the caller gets the error, the agent sees what is missing.
+    await kiosk.send({"type": "submit_form", "call_id": call_id, "form_id": form["form_id"]})
+    refused = await kiosk.error("form_invalid")
+    told = await console.expect("submit_refused", call_id=call_id)
+    assert told["errors"] == refused["errors"] and "signature" in told["errors"]
+    # The caller's own actions are audited as the caller's.
+    await kiosk.send({"type": "set_identity", "call_id": call_id, "source": "reader",
+                      "identity": {"name": "张三", "id_number": ID_NUMBER}})
+    await console.expect("identity_set")
+    token = await login(live_server.http, "demo-agent-1")
+    async with httpx.AsyncClient(base_url=live_server.http,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        for _ in range(30):
+            added = await http.post(f"/api/calls/{call_id}/materials",
+                                    params={"kind": "other"}, content=PNG)
+            assert added.status_code == 200
+        over = await http.post(f"/api/calls/{call_id}/materials", params={"kind": "other"},
+                               content=PNG)
+        assert (over.status_code, over.json()["code"]) == (409, "too_many_materials")
+    assert len(await live_server.hub.materials.list_for_call(call_id)) == 30
+    await asyncio.sleep(0.3)
+    entries = await live_server.hub.audit_log.recent()
+    identity = next(e for e in entries if e.action == "identity_set")
+    assert identity.actor == f"caller:{call_id}"
+    for client in (console, kiosk):
+        await client.close()
