@@ -90,7 +90,7 @@ def field_schema(field: Field) -> dict[str, Any]:
         schema["type"] = "boolean"
     elif field.type == "material" and field.multiple:
         schema.update(type="array", items={"type": "string", "pattern": MATERIAL_ID_PATTERN},
-                      minItems=1, maxItems=20, uniqueItems=True)
+                      minItems=1, maxItems=10, uniqueItems=True)  # as edit_field takes
     else:  # signature, material
         schema.update(type="string", pattern=MATERIAL_ID_PATTERN)
     return schema
