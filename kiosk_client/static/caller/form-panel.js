@@ -348,7 +348,7 @@ export class FormPanel extends EventTarget {
       this.dispatchEvent(new CustomEvent("change"));
       return;
     }
-    const wasEditable = entry.form.state === "filling";
+    const wasEditable = entry.el.dataset.state === "filling"; // as drawn: `form` was changed in place
     entry.form = form;
     if (wasEditable !== (form.state === "filling")) {
       // Editable becomes read-only (submitted) or back (reopened): draw the form anew.
