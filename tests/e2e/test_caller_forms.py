@@ -286,3 +286,31 @@ async def test_kiosk_document_camera_takes_a_photo_for_a_material_field(
     await expect(by_id(page, f"form-{f}-property_deed-thumbs").locator("img")).to_have_count(1)
     assert_quiet(page)
     await console.close()
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return not (a["x"] + a["width"] <= b["x"] + 0.5 or b["x"] + b["width"] <= a["x"] + 0.5
+                or a["y"] + a["height"] <= b["y"] + 0.5 or b["y"] + b["height"] <= a["y"] + 0.5)
+
+
+async def test_kiosk_identity_bar_sits_beside_the_agents_video_not_on_it(
+        start_server: StartServer, new_page: NewPage, reader: ReaderServer) -> None:
+    server = await start_server(card_reader_url=reader.url)
+    page = await new_page("kiosk-identity", viewport=KIOSK, has_touch=True)
+    console, call_id = await kiosk_call(server, page)
+    form = await push(console, call_id, "water-transfer")
+    await expect(by_id(page, f"form-{form['form_id']}")).to_be_visible()
+    await by_id(page, "read-card").tap()
+    await console.expect("identity_set", 10)
+    await expect(by_id(page, "identity-verified")).to_contain_text(RESIDENTS[0].name)
+    await snap(page, "kiosk-identity-portrait")
+    video = await by_id(page, "remote-video").bounding_box()
+    assert video is not None and video["height"] >= 200, video
+    for name in ("read-card", "identity-verified"):
+        box = await by_id(page, name).bounding_box()
+        assert box is not None, name
+        assert not _overlap(box, video), f"{name} covers the agent's video: {box} over {video}"
+    button = await by_id(page, "read-card").bounding_box()
+    assert button is not None and button["height"] >= 48 and button["width"] >= 48, button
+    assert_quiet(page)
+    await console.close()
