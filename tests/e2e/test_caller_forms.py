@@ -246,7 +246,17 @@ async def test_enterprise_fills_side_by_side_and_uploads_a_material(
     await expect(by_id(page, f"form-{f}-property_deed-error")).to_contain_text("文件太大")
     deed = tmp_path / "deed.png"
     deed.write_bytes(PNG)
-    await by_id(page, f"form-{f}-property_deed-file").set_input_files(str(deed))
+    # By keyboard: the page's own button (the native input, with the browser's English
+    # "Choose File", is visually hidden) opens the file picker.
+    chosen: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    page.once("filechooser", lambda chooser: chosen.set_result(chooser))
+    upload = by_id(page, f"form-{f}-property_deed-upload")
+    await expect(upload).to_have_text("上传文件")
+    hidden = await by_id(page, f"form-{f}-property_deed-file").bounding_box()
+    assert hidden is None or hidden["width"] <= 1, hidden
+    await upload.focus()
+    await page.keyboard.press("Enter")
+    await (await asyncio.wait_for(chosen, 15)).set_files(str(deed))
     added = await console.expect("material_added", 10)
     material = added["material"]
     assert (material["kind"], material["source"], material["by"]) == (
@@ -312,5 +322,60 @@ async def test_kiosk_identity_bar_sits_beside_the_agents_video_not_on_it(
         assert not _overlap(box, video), f"{name} covers the agent's video: {box} over {video}"
     button = await by_id(page, "read-card").bounding_box()
     assert button is not None and button["height"] >= 48 and button["width"] >= 48, button
+    assert_quiet(page)
+    await console.close()
+
+
+async def _agent_snapshot(server: LiveServer, call_id: str, kind: str) -> dict[str, Any]:
+    import httpx
+    token = await _login_token(server)
+    async with httpx.AsyncClient(base_url=server.http) as http:
+        stored = await http.post(f"/api/calls/{call_id}/materials",
+                                 params={"kind": kind, "source": "snapshot"},
+                                 content=PNG, headers={"Authorization": f"Bearer {token}"})
+        assert stored.status_code == 200, stored.text
+    material: dict[str, Any] = stored.json()["material"]
+    return material
+
+
+async def test_kiosk_says_when_the_agent_takes_a_photo(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server()
+    page = await new_page("kiosk-snapshot", viewport=KIOSK, has_touch=True)
+    console, call_id = await kiosk_call(server, page)
+    form = await push(console, call_id, "water-transfer")
+    await expect(by_id(page, f"form-{form['form_id']}")).to_be_visible()
+    notice = by_id(page, "snapshot-notice")
+    await expect(notice).to_be_hidden()
+    # The caller's own upload is no news to the caller; the agent's snapshot is.
+    await _agent_snapshot(server, call_id, "property-deed")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_have_text("坐席已拍照：不动产权证书（房产证）")
+    live = page.locator("[data-snapshot-live]")
+    await expect(live).to_have_attribute("aria-live", "polite")
+    await expect(live).to_have_attribute("role", "status")
+    await snap(page, "kiosk-snapshot-notice-portrait")
+    # It goes away by itself after a few seconds.
+    await expect(notice).to_be_hidden(timeout=15_000)
+    assert_quiet(page)
+    await console.close()
+
+
+async def test_call_page_says_when_the_agent_takes_a_photo_in_english(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server()
+    console = await agent(server, "demo-agent-1", auto_answer=True)
+    page = await new_page("call-snapshot", viewport=LAPTOP)
+    await page.goto(f"{server.http}/call")
+    await by_id(page, "language-switch").click()
+    await fill_form(page, GOOD_USCC)
+    await by_id(page, "matter-water").click()
+    await by_id(page, "call-button").click()
+    call_id = (await console.expect("connected", 20))["call_id"]
+    await expect(by_id(page, "hangup-button")).to_be_visible()
+    await _agent_snapshot(server, call_id, "id-card")
+    notice = by_id(page, "snapshot-notice")
+    await expect(notice).to_have_text("The agent took a photo: Resident identity card")
+    await snap(page, "call-snapshot-notice-laptop")
     assert_quiet(page)
     await console.close()

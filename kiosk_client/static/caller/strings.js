@@ -232,6 +232,8 @@ export const STRINGS = {
   material_thumb: { "zh-CN": "已提供：{name}", en: "Provided: {name}" },
   material_pdf: { "zh-CN": "PDF 文件", en: "PDF file" },
   material_missing: { "zh-CN": "尚未提供", en: "Not provided yet" },
+  snapshot_notice: { "zh-CN": "坐席已拍照：{name}", en: "The agent took a photo: {name}" },
+  snapshot_notice_other: { "zh-CN": "材料", en: "a document" },
   identity_verified: { "zh-CN": "已核验身份：{name}（{id}）", en: "Identity checked: {name} ({id})" },
   identity_read_card: { "zh-CN": "刷身份证", en: "Read my ID card" },
   identity_reading: { "zh-CN": "请把身份证放在读卡区…", en: "Place your ID card on the reader…" },

@@ -7,11 +7,14 @@
 // the top and the work takes the rest; on /call they sit side by side.
 
 import { SessionState } from "./session-state.js";
-import { FormPanel } from "./form-panel.js";
+import { FormPanel, localText } from "./form-panel.js";
 import { Checklist } from "./checklist.js";
 import { ScreenViewer } from "./screen-viewer.js";
 import { CardReader } from "./card-reader.js";
 import { findCamera } from "./materials.js";
+
+/** How long "坐席已拍照：…" stays on screen. */
+const SNAPSHOT_NOTICE_MS = 6000;
 
 export class WorkArea {
   /**
@@ -24,6 +27,11 @@ export class WorkArea {
     this.kiosk = kiosk;
     this.call = null;
     this.titles = new Map();
+    /** material kind code -> {zh, en} from the catalog */
+    this.materialNames = new Map();
+    this.snapshotKind = null;
+    this.snapshotTimer = null;
+    this.snapshotNotice = screen.querySelector('[data-testid="snapshot-notice"]');
     this.catalogLoading = null;
     this.documentCameraLabel = documentCamera;
     this.documentCameraId = null;
@@ -49,6 +57,13 @@ export class WorkArea {
     this.state.addEventListener("form", ({ detail }) => {
       if (detail.change === "pushed") this._loadTitles();
     });
+    // The agent photographed something of the caller's (a snapshot of this camera): say
+    // so plainly for a few seconds, politely announced (the live region is the wrapper).
+    this.state.addEventListener("material", ({ detail }) => {
+      const material = detail.material || {};
+      if (material.source === "snapshot" && material.by === "agent") this._showSnapshot(material.kind);
+    });
+    i18n.addEventListener("change", () => this._renderSnapshot());
     this._layout();
   }
 
@@ -82,7 +97,48 @@ export class WorkArea {
     this.checklist.render();
     this.reader.statusKey = null;
     this.reader.render();
+    this._hideSnapshot();
     this._layout();
+  }
+
+  _showSnapshot(kind) {
+    this.snapshotKind = kind || "other";
+    this._renderSnapshot();
+    clearTimeout(this.snapshotTimer);
+    this.snapshotTimer = setTimeout(() => this._hideSnapshot(), SNAPSHOT_NOTICE_MS);
+    // The kind's name may still be on its way with the catalog.
+    if (!this.materialNames.has(this.snapshotKind)) {
+      const loading = this._loadTitles();
+      if (loading) loading.then(() => this._renderSnapshot());
+    }
+  }
+
+  _hideSnapshot() {
+    clearTimeout(this.snapshotTimer);
+    this.snapshotKind = null;
+    if (!this.snapshotNotice) return;
+    this.snapshotNotice.hidden = true;
+    this.snapshotNotice.textContent = "";
+  }
+
+  _renderSnapshot() {
+    if (!this.snapshotNotice || !this.snapshotKind) return;
+    const text = this.i18n.t("snapshot_notice", { name: this._materialName(this.snapshotKind) });
+    if (this.snapshotNotice.textContent !== text) this.snapshotNotice.textContent = text;
+    this.snapshotNotice.hidden = false;
+  }
+
+  /** A material kind's name: the catalog's, else the label of a form field asking for it. */
+  _materialName(kind) {
+    const named = localText(this.i18n, this.materialNames.get(kind));
+    if (named) return named;
+    for (const form of this.state.activeForms) {
+      const fields = (form.form && form.form.ui && form.form.ui.fields) || {};
+      for (const field of Object.values(fields)) {
+        if (field && field.material === kind) return localText(this.i18n, field.label);
+      }
+    }
+    return this.i18n.t("snapshot_notice_other");
   }
 
   _layout() {
@@ -95,17 +151,19 @@ export class WorkArea {
 
   /** Matter titles in both languages from the catalog (the form carries only its own). */
   _loadTitles() {
-    if (this.catalogLoading) return;
+    if (this.catalogLoading) return this.catalogLoading;
     this.catalogLoading = fetch("/api/catalog", { cache: "no-store" })
       .then((response) => (response.ok ? response.json() : Promise.reject(new Error(String(response.status)))))
       .then((catalog) => {
         for (const category of catalog.categories || []) {
           for (const matter of category.matters || []) this.titles.set(matter.code, matter.title);
         }
+        for (const kind of catalog.materials || []) this.materialNames.set(kind.code, kind.name);
         this.forms.retitle();
         this.checklist.render();
       })
       .catch(() => { this.catalogLoading = null; });
+    return this.catalogLoading;
   }
 
   async _findDocumentCamera() {
