@@ -32,6 +32,17 @@ export class ScreensPanel {
     this.guidanceMatter = $("screen-guidance-matter");
     this.documentFile = $("screen-document-file");
     this.documentStatus = $("screen-document-status");
+    this.documentName = $("screen-document-name");
+    // The native file input shows the browser's own words ("Choose File"), in the
+    // browser's language: it is visually hidden and a button in the page's language
+    // opens it; the chosen file's name is shown beside it.
+    this.documentChoose = $("screen-document-choose");
+    this.documentChoose.addEventListener("click", () => this.documentFile.click());
+    this.documentFile.addEventListener("change", () => {
+      this.documentStatus.textContent = "";
+      this.renderDocumentName();
+    });
+    this.renderDocumentName();
     this.url = $("screen-url");
     this.urlError = $("screen-url-error");
     this.qrText = $("screen-qr-text");
@@ -73,7 +84,7 @@ export class ScreensPanel {
     const file = this.documentFile.files && this.documentFile.files[0];
     if (!file) {
       this.documentStatus.textContent = this.i18n.t("screens.document.choose");
-      this.documentFile.focus();
+      this.documentChoose.focus();
       return;
     }
     this.documentStatus.textContent = this.i18n.t("screens.document.uploading");
@@ -82,6 +93,7 @@ export class ScreensPanel {
       this._push({ kind: "document", material_id: material.id });
       this.documentStatus.textContent = "";
       this.documentFile.value = "";
+      this.renderDocumentName();
     } catch (error) {
       const key = `upload.error.${error.code}`;
       this.documentStatus.textContent = this.i18n.t("snapshot.upload_failed", { message: this.i18n.has(key) ? this.i18n.t(key) : error.message || error.code });
@@ -213,6 +225,14 @@ export class ScreensPanel {
     this.renderGuidanceOptions();
     this.renderList();
     this.renderShare();
+    this.renderDocumentName();
+  }
+
+  renderDocumentName() {
+    const file = this.documentFile.files && this.documentFile.files[0];
+    this.documentName.textContent = file ? file.name : this.i18n.t("screens.document.none");
+    this.documentName.title = file ? file.name : "";
+    this.documentName.dataset.chosen = String(Boolean(file));
   }
 
   /** The call's matters first, then the other matters of the call's category. */

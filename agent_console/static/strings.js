@@ -410,6 +410,8 @@ export const STRINGS = entries({
   "screens.document": ["文档（图片或 PDF）", "Document (image or PDF)"],
   "screens.document.push": ["上传并展示", "Upload and show"],
   "screens.document.choose": ["请先选择一个文件", "Choose a file first"],
+  "screens.document.choose_button": ["选择文件…", "Choose a file…"],
+  "screens.document.none": ["未选择文件", "No file chosen"],
   "screens.document.uploading": ["正在上传…", "Uploading…"],
   "screens.url": ["网页地址（须在允许列表内）", "Web address (must be on the allow-list)"],
   "screens.url.invalid": ["请输入以 https:// 开头的完整地址", "Enter a full address starting with https://"],

@@ -10,17 +10,21 @@ getDisplayMedia works headless here (the fake media UI picks the whole screen).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiortc import RTCSessionDescription
-from playwright.async_api import Page, expect
+from playwright.async_api import FileChooser, Page, expect
 
 from kiosk_client.headless import _PeerSession
 from tests.conftest import LiveServer, StartServer
-from tests.e2e.conftest import NewPage, screenshot
-from tests.e2e.test_console import accessible, by_id, go_ready, page_errors, sign_in
+from tests.e2e.conftest import LAPTOP, NewPage, screenshot
+from tests.e2e.test_console import (accessible, by_id, go_ready, page_errors, sign_in,
+                                    wait_for_remote_video)
+from tests.e2e.test_enterprise import GOOD_USCC, fill_form
+from tests.e2e.test_kiosk import video_playing
 from tests.e2e.test_console_forms import push_water_transfer, video_caller
 from tests.protocol.wsclient import JsonClient
 
@@ -51,6 +55,27 @@ def one_page_pdf(text: str) -> bytes:
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1, xref)
     return bytes(out)
+
+
+async def choose_document(page: Page, path: Path) -> None:
+    """Pick a file with the keyboard: the page's own button (in the page's language) opens
+    the visually hidden file input; the chosen name is shown beside it."""
+    # Listen before anything else: Chromium intercepts the picker only once Playwright
+    # has asked it to, which a listener added just before the key press may not yet have.
+    chosen: asyncio.Future[FileChooser] = asyncio.get_running_loop().create_future()
+    page.once("filechooser", lambda chooser: chosen.set_result(chooser))
+    choose = by_id(page, "screen-document-choose")
+    name = by_id(page, "screen-document-name")
+    await expect(choose).to_have_text("选择文件…")
+    await expect(name).to_have_text("未选择文件")
+    box = await by_id(page, "screen-document-file").bounding_box()
+    assert box is None or (box["width"] <= 1 and box["height"] <= 1), box
+    size = await choose.bounding_box()
+    assert size is not None and size["height"] >= 24, size
+    await choose.focus()
+    await page.keyboard.press("Enter")
+    await (await asyncio.wait_for(chosen, 15)).set_files(str(path))
+    await expect(name).to_have_text(path.name)
 
 
 def screen_item(page: Page, screen_id: str) -> Any:
@@ -111,7 +136,7 @@ async def test_guidance_pdf_qr_url_and_screen_share_are_acknowledged(
         # A PDF the agent uploads: stored as a material, rendered to PNG pages.
         pdf = tmp_path / "notice.pdf"
         pdf.write_bytes(one_page_pdf("Water transfer notice"))
-        await by_id(page, "screen-document-file").set_input_files(str(pdf))
+        await choose_document(page, pdf)
         await by_id(page, "push-document").click()
         added = await client.expect("material_added", timeout=15)
         assert (added["material"]["kind"], added["material"]["source"],
@@ -176,3 +201,70 @@ async def test_guidance_pdf_qr_url_and_screen_share_are_acknowledged(
     finally:
         await peer.close()
         await client.close()
+
+
+async def test_the_call_page_shows_the_agents_screen_and_a_pdf(
+        start_server: StartServer, new_page: NewPage, tmp_path: Path) -> None:
+    """Both real pages: the console shares its screen (getDisplayMedia, headless) and an
+    uploaded PDF to an enterprise caller on /call, which shows and acknowledges them."""
+    server: LiveServer = await start_server()
+    console = await new_page("console", viewport=LAPTOP)
+    await sign_in(console, server)
+    await go_ready(console)
+    caller = await new_page("call", viewport=LAPTOP)
+    await caller.goto(f"{server.http}/call")
+    await fill_form(caller, GOOD_USCC)
+    await by_id(caller, "matter-water").click()
+    await by_id(caller, "call-button").click()
+    await expect(by_id(console, "incoming-call")).to_be_visible()
+    await by_id(console, "accept-button").click()
+    await expect(by_id(console, "matter-desk")).to_be_visible()
+    await video_playing(caller)
+    await wait_for_remote_video(console)
+    await by_id(console, "desk-tab-screens").click()
+
+    # The agent's screen: a second video track, shown full size on /call, acknowledged.
+    await by_id(console, "screen-share-start").click()
+    share = console.locator('[data-testid="screen-item"][data-kind="screen_share"]')
+    await expect(share).to_have_count(1)
+    s1 = await share.get_attribute("data-screen-id")
+    assert s1 is not None
+    await expect(share.get_by_test_id("screen-status")).to_have_text("已显示", timeout=20_000)
+    video = by_id(caller, f"screen-{s1}-video")
+    await expect(video).to_be_visible()
+    await expect(by_id(caller, f"screen-{s1}")).to_have_attribute("data-status", "displayed")
+    shown = await video.evaluate("""video => ({
+        width: video.videoWidth, camera: document.querySelector('[data-testid="remote-video"]')
+            .srcObject.getVideoTracks()[0].id,
+        track: video.srcObject.getVideoTracks()[0].id})""")
+    assert shown["width"] > 0 and shown["track"] != shown["camera"], shown
+    work = await by_id(caller, "work-area").bounding_box()
+    box = await video.bounding_box()
+    assert work is not None and box is not None
+    assert box["width"] >= work["width"] * 0.8, (box, work)
+    await screenshot(caller, "call-screen-share-laptop")
+
+    # A PDF the agent picks with the keyboard and pushes: the page images on /call.
+    pdf = tmp_path / "form-guide.pdf"
+    pdf.write_bytes(one_page_pdf("Business licence guide"))
+    await choose_document(console, pdf)
+    await by_id(console, "push-document").click()
+    document = console.locator('[data-testid="screen-item"][data-kind="document"]')
+    await expect(document).to_have_count(1)
+    s2 = await document.get_attribute("data-screen-id")
+    assert s2 is not None
+    await expect(document.get_by_test_id("screen-status")).to_have_text("已显示", timeout=20_000)
+    page_image = by_id(caller, f"screen-{s2}-page")
+    await expect(page_image).to_have_count(1)
+    assert await page_image.evaluate("img => img.naturalWidth") > 0
+    await expect(by_id(console, "screen-document-name")).to_have_text("未选择文件")
+    # The share folded away behind the newer screen, and said so.
+    await expect(share.get_by_test_id("screen-status")).to_have_text("客户已隐藏")
+    await screenshot(caller, "call-screen-document-laptop")
+    await accessible(console, "console screens tab, file chosen and pushed")
+
+    await by_id(console, "screen-share-stop").click()
+    await expect(share.get_by_test_id("screen-status")).to_have_text("已关闭")
+    await expect(by_id(caller, f"screen-{s1}")).to_have_count(0)
+    assert not page_errors(console), page_errors(console)
+    assert not page_errors(caller), page_errors(caller)
