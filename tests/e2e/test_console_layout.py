@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, StartServer
 from tests.e2e.conftest import LAPTOP, NewPage, screenshot
 from tests.e2e.test_console import accessible, by_id, sign_in
+from tests.e2e.test_console_forms import answer_call
 
 pytestmark = pytest.mark.browser
 
@@ -103,3 +104,61 @@ async def test_notices_do_not_cover_the_invite_panel(live_server: LiveServer,
     for name in ["invite-uses", "invite-lifetime", "invite-revoke"]:
         await assert_uncovered(name)
     await screenshot(page, "console-toasts-laptop")
+
+
+async def name_lines(page: Page, selector: str) -> list[dict[str, Any]]:
+    """Each element's text, how many lines it is drawn on, and its scroll/client widths."""
+    found: list[dict[str, Any]] = await page.evaluate("""(selector) =>
+        [...document.querySelectorAll(selector)].map((el) => {
+            const range = document.createRange();
+            range.selectNodeContents(el);
+            const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+                                 .map((r) => Math.round(r.top)));
+            return {text: el.textContent, lines: tops.size, scrollWidth: el.scrollWidth,
+                    clientWidth: el.clientWidth};
+        })""", selector)
+    return found
+
+
+async def test_in_a_call_queue_names_and_the_caller_label_are_whole(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server()
+    page = await new_page("agent", viewport=LAPTOP)
+    await sign_in(page, server)
+    await by_id(page, "state-ready").click()
+    await expect(by_id(page, "agent-state")).to_have_attribute("data-state", "ready")
+    client, _ = await answer_call(page, server)
+    try:
+        await expect(by_id(page, "queue-panel").get_by_test_id("queue-row")).to_have_count(
+            ALL_MATTERS)
+        # Chinese names are never broken inside a word ("公共交/通"), nor cut.
+        names = await name_lines(page, '[data-testid="queue-row"] .queue-name')
+        assert len(names) == ALL_MATTERS
+        broken = [n for n in names if n["lines"] != 1 or n["scrollWidth"] > n["clientWidth"]]
+        assert not broken, f"queue names broken or cut in a call: {broken}"
+        geometry = await queue_geometry(page)
+        assert_rows_in_view(geometry)
+        # The caller card shows the whole label (town, company or invite label).
+        label = page.locator('[data-role="caller-label"]')
+        await expect(label).to_have_text("海盐县武原街道")
+        shown = (await name_lines(page, '[data-role="caller-label"]'))[0]
+        assert shown["scrollWidth"] <= shown["clientWidth"], shown
+        card = await by_id(page, "caller-card").bounding_box()
+        box = await label.bounding_box()
+        meta = await page.locator(".call-meta").bounding_box()
+        assert card is not None and box is not None and meta is not None
+        assert box["x"] + box["width"] <= meta["x"] + 1, (box, meta)
+        assert box["x"] + box["width"] <= card["x"] + card["width"], (box, card)
+        await screenshot(page, "console-in-call-queues-laptop")
+
+        # English names wrap between words only, never cut.
+        await by_id(page, "language-switch").click()
+        await expect(by_id(page, "queue-panel").locator('[data-skill="electricity"]')
+                     ).to_contain_text("Electricity")
+        names = await name_lines(page, '[data-testid="queue-row"] .queue-name')
+        cut = [n for n in names if n["scrollWidth"] > n["clientWidth"]]
+        assert not cut, f"English queue names cut in a call: {cut}"
+        assert_rows_in_view(await queue_geometry(page))
+        await accessible(page, "console in a call, English")
+    finally:
+        await client.close()
