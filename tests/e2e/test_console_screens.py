@@ -21,11 +21,17 @@ from playwright.async_api import FileChooser, Page, expect
 from kiosk_client.headless import _PeerSession
 from tests.conftest import LiveServer, StartServer
 from tests.e2e.conftest import LAPTOP, NewPage, screenshot
-from tests.e2e.test_console import (accessible, by_id, go_ready, page_errors, sign_in,
-                                    wait_for_remote_video)
+from tests.e2e.test_console import (
+    accessible,
+    by_id,
+    go_ready,
+    page_errors,
+    sign_in,
+    wait_for_remote_video,
+)
+from tests.e2e.test_console_forms import push_water_transfer, video_caller
 from tests.e2e.test_enterprise import GOOD_USCC, fill_form
 from tests.e2e.test_kiosk import video_playing
-from tests.e2e.test_console_forms import push_water_transfer, video_caller
 from tests.protocol.wsclient import JsonClient
 
 pytestmark = [pytest.mark.browser]
