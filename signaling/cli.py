@@ -93,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
 
     add_reader_arguments(reader)
 
+    webhook = sub.add_parser("webhook-sim", help="a department's webhook receiver for demos "
+                             "and tests: verifies, dedupes, fails the first N, then calls "
+                             "back with a decision")
+    from .webhook_sim import add_arguments as add_webhook_arguments
+
+    add_webhook_arguments(webhook)
+
     from .admin import add_parser as add_admin_parser
 
     add_admin_parser(sub)
@@ -201,9 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kiosk_client.reader_sim import main as reader_main
 
     from .admin import main as admin_main
+    from .webhook_sim import main as webhook_main
 
     commands = {"serve": _serve, "call": _call, "answer": _answer, "admin": admin_main,
-                "reader-sim": reader_main}
+                "reader-sim": reader_main, "webhook-sim": webhook_main}
     return commands[args.command](args)
 
 
