@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import httpx
@@ -74,7 +74,7 @@ async def start_sim(*args: str) -> tuple[asyncio.subprocess.Process, str]:
     raise AssertionError("webhook-sim did not start")
 
 
-def signed(payload: dict[str, object], secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
+def signed(payload: Mapping[str, object], secret: str = SECRET) -> tuple[bytes, dict[str, str]]:
     body = json.dumps(payload).encode()
     return body, {"Content-Type": "application/json", EVENT_HEADER: str(payload["event_id"]),
                   SIGNATURE_HEADER: sign(secret, body, time.time())}
