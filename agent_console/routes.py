@@ -58,12 +58,20 @@ def console_config(request: Request) -> dict[str, Any]:
 
 
 def mount(app: FastAPI) -> None:
-    """Add ``GET /console`` and the console's static files to ``app``."""
+    """Add ``GET /console``, ``GET /inbox`` and their static files to ``app``."""
 
     @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
     async def console_page(request: Request) -> HTMLResponse:
         response = TEMPLATES.TemplateResponse(
             request, "console.html", {"config": console_config(request)})
+        response.headers.update(PAGE_HEADERS)
+        return response
+
+    @app.get("/inbox", response_class=HTMLResponse, include_in_schema=False)
+    async def inbox_page(request: Request) -> HTMLResponse:
+        """The department reviewers' inbox: same shell, headers and modules as the console."""
+        response = TEMPLATES.TemplateResponse(
+            request, "inbox.html", {"config": {"refreshSeconds": 5}})
         response.headers.update(PAGE_HEADERS)
         return response
 
