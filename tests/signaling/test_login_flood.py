@@ -111,7 +111,9 @@ async def test_signaling_latency_does_not_move_while_logins_are_hammered(
     at_rest += await _round_trips(caller, 200, 20)
     await caller.close()
 
-    ratio = _p99(under_flood) / _p99(at_rest)
+    # A 5 ms floor under the baseline: on a shared 2-core machine a quiet p99 of 1 ms
+    # doubles by chance; the old code's flood took it past 200 ms.
+    ratio = _p99(under_flood) / max(_p99(at_rest), 0.005)
     print(f"ping p99 at rest {_p99(at_rest) * 1000:.2f} ms, under login flood "
           f"{_p99(under_flood) * 1000:.2f} ms (x{ratio:.1f}); {report.strip()}")
     assert len(under_flood) >= 100, report
