@@ -18,6 +18,7 @@ from typing import Any
 from . import protocol as p
 from .agents import AgentSide
 from .callers import CallerSide
+from .case_side import CaseSide
 from .connection import Connection
 from .ice import ice_servers_for
 from .limits import LiveCallLimits, SocketLimits
@@ -99,6 +100,7 @@ class Hub:
                                             settings.max_material_bytes)
         self.matter_side = MatterSide(self)
         self.callers: dict[str, CallerInfo] = {}
+        self.case_side = CaseSide(self)
         self.resume_tokens: dict[str, str] = {}
         self.request_ids: dict[str, str] = {}  # client request id -> call id, while live
         self.sessions: dict[str, LiveSession] = {}
@@ -135,7 +137,9 @@ class Hub:
         if interrupted:
             log.warning("%d call record(s) left unfinished by the previous run marked "
                         "interrupted", interrupted)
-        self.matter_side.start(await self.active_catalog())
+        catalog = await self.active_catalog()
+        self.matter_side.start(catalog)
+        self.case_side.start(catalog)
         self._snapshot_task = asyncio.create_task(self._snapshot_loop())
 
     async def active_catalog(self) -> Catalog:
@@ -161,6 +165,7 @@ class Hub:
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
+        await self.case_side.stop()
 
     def wall(self, loop_time: float) -> float:
         return loop_time + self._wall_offset
@@ -346,6 +351,7 @@ class Hub:
         self.record_call(
             action.call_id, phase=CallPhase.ENDED.value,
             **(self._record_identity(info) if info is not None else {}),
+            self.case_side.session_ended(action.call_id)
             agent_id=action.agent_id, enqueued_at=self.wall(action.enqueued_at),
             answered_at=(None if action.answered_at is None
                          else self.wall(action.answered_at)),

@@ -80,7 +80,8 @@ class MatterSide:
 
     def snapshot_message(self, session: LiveSession) -> dict[str, Any]:
         return p.outbound("session_document", call_id=session.call_id,
-                          document=self._with_links(session.document.snapshot()))
+                          document=self._with_links(session.document.snapshot()),
+                          case=self.hub.case_side.snapshot(session.call_id))
 
     def session_ended(self, session: LiveSession) -> None:
         """The call is over: its document is saved once more, as it ended."""
@@ -194,6 +195,7 @@ class MatterSide:
                           now=submitted_at)
         self._audit(session, "form_submitted", {"form": form_id, "matter": form.matter,
                                                 "submission": submission_id}, party)
+        await self.hub.case_side.submitted(session, submission_id, form.matter)
 
     # ------------------------------------------------------------ screens
 

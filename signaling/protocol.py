@@ -490,6 +490,7 @@ OUTBOUND_TYPES = {
     "wrap_up_saved": "the agent's notes and outcome were stored",
     "pong": "answer to ping",
     "session_document": "the whole session document (forms, identity, materials, screens)",
+    "case_updated": "the call's case changed: number, state, tasks per department, receipt",
     "form_pushed": "a form joined the call, with its definition and prefilled values",
     "form_withdrawn": "the agent took a form back",
     "field_changed": "a field's new value and version, who set it, the form's errors",

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
                                     "(photo or PDF) a party may add to a call, in bytes.")
     wrap_up_outcome_required: bool = Field(True, description="Wrap-up needs an outcome code.")
     invite_max_uses: int = Field(50, ge=1, description="Most calls one invite link may carry.")
+    case_prefix: str = Field("HY", pattern=r"^[A-Z0-9]{1,8}$", description="District prefix "
+                             "of case numbers (HY-20261130-000123).")
+    public_base_url: str | None = Field(None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+                                        description="The centre's public address, e.g. "
+                                        "https://yun.haiyan.gov.cn, for links in webhooks and "
+                                        "receipts; default: the address clients used.")
 
     agent_token_ttl: float = Field(12 * 3600.0, gt=0, description="Agent login lifetime.")
     invite_ttl: float = Field(24 * 3600.0, gt=0, description="Default invite link lifetime.")

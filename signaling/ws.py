@@ -62,6 +62,7 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
     address = client_address(ws)
     is_caller = role is Role.CALLER
     await ws.accept()
+    hub.case_side.learn_base_url(str(ws.base_url))
     if not hub.socket_limits.admit(address, is_caller, loop.time()):
         log.warning("refused a %s socket from %s: too many connections", role.value, address)
         await ws.send_text(json.dumps(p.error(

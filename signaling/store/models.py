@@ -23,6 +23,8 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     #: manages accounts, kiosks and the catalog
     ADMIN = "admin"
+    #: decides the tasks of one department (``Account.department``) in the inbox
+    REVIEWER = "reviewer"
 
 
 class CallOrigin(StrEnum):
@@ -86,6 +88,8 @@ class Account(Base):
     skills: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     auto_answer: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    #: the department a reviewer decides for (a code of ``departments.toml``)
+    department: Mapped[str | None] = mapped_column(String, default=None)
 
 
 class Kiosk(Base):
@@ -289,3 +293,93 @@ class CatalogFile(Base):
     version: Mapped[int] = mapped_column(Integer)
     content: Mapped[str] = mapped_column(Text)
     imported_at: Mapped[float] = mapped_column(Float)
+
+
+class CaseRecord(Base):
+    """A case: the submissions of one call, approved by one task per department
+    (``signaling.matters.cases``); its state is derived from the tasks and kept here for
+    queries."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    #: ``HY-20261130-000123``
+    number: Mapped[str] = mapped_column(String, unique=True)
+    call_id: Mapped[str] = mapped_column(String, index=True)
+    #: the 11-digit mobile that, with the number, may look the case up
+    phone: Mapped[str] = mapped_column(String)
+    partition: Mapped[str] = mapped_column(String, default="default")
+    #: a ``CaseState``
+    state: Mapped[str] = mapped_column(String)
+    created_at: Mapped[float] = mapped_column(Float)
+    closed_at: Mapped[float | None] = mapped_column(Float)
+    receipt_code: Mapped[str | None] = mapped_column(String)
+
+
+class CaseTask(Base):
+    """One department's part of a case."""
+
+    __tablename__ = "case_tasks"
+
+    #: ``<case number>-<n>``
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    case_id: Mapped[int] = mapped_column(Integer, index=True)
+    department: Mapped[str] = mapped_column(String, index=True)
+    #: matter codes, in the order they joined
+    matters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: submission ids, in the order they joined
+    submissions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: a ``TaskState``
+    state: Mapped[str] = mapped_column(String)
+    due_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    decided_at: Mapped[float | None] = mapped_column(Float)
+    #: a reviewer's account id, or ``webhook:<department>``
+    decided_by: Mapped[str | None] = mapped_column(String)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class OutboxEntry(Base):
+    """A webhook delivery waiting or done; the rows are the truth, so a restart loses
+    nothing (``signaling.outbox``)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    #: unique id of the event; receivers dedupe by it
+    event_id: Mapped[str] = mapped_column(String, unique=True)
+    department: Mapped[str] = mapped_column(String)
+    #: ``task.created`` …
+    kind: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float, index=True)
+    delivered_at: Mapped[float | None] = mapped_column(Float)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class DepartmentEndpoint(Base):
+    """A department's own system: where its tasks are posted and the shared secret that
+    signs both directions."""
+
+    __tablename__ = "department_endpoints"
+
+    department: Mapped[str] = mapped_column(String, primary_key=True)
+    webhook_url: Mapped[str] = mapped_column(String)
+    secret: Mapped[str] = mapped_column(String)
+    enabled: Mapped[bool] = mapped_column(default=True)
+
+
+class WebhookInboxEntry(Base):
+    """A department's signed decision callback already acted on, by its event id: a
+    redelivery of the same event is answered 200 with no second effect
+    (``signaling.outbox.routes``). Event ids are the department's own, so they are unique
+    per department."""
+
+    __tablename__ = "webhook_inbox"
+
+    department: Mapped[str] = mapped_column(String, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String)
+    received_at: Mapped[float] = mapped_column(Float)
