@@ -286,7 +286,6 @@ class Case:
     def decide(self, task_id: str, decision: Decision | str, by: str, reason: str | None,
                now: float) -> list[CaseEvent]:
         """A department's decision on its task; closes the case when that ends it."""
-        self._check_open()
         task = self.task(task_id)
         try:
             decision = Decision(decision)
@@ -298,7 +297,9 @@ class Case:
             raise CaseError("reason_required", f"{decision.value} needs a reason")
         if reason is not None and len(reason) > MAX_REASON:
             raise CaseError("reason_too_long", f"a reason has at most {MAX_REASON} characters")
-        task.state = _next_state(task, decision.value)
+        state = _next_state(task, decision.value)
+        self._check_open()
+        task.state = state
         task.decided_at, task.decided_by, task.reason = now, by, reason
         events: list[CaseEvent] = [TaskDecided(self.number, task.id, task.department,
                                                decision, task.state, by, reason, now)]
@@ -307,8 +308,10 @@ class Case:
     def resubmitted(self, task_id: str, now: float,
                     submission_id: str | None = None) -> list[CaseEvent]:
         """The caller corrected a task in ``correction``; it is pending again."""
+        task = self.task(task_id)
+        _next_state(task, "resubmit")
         self._check_open()
-        return self._resubmit(self.task(task_id), submission_id, now)
+        return self._resubmit(task, submission_id, now)
 
     # ------------------------------------------------------------ helpers
 
