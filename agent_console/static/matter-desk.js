@@ -3,6 +3,7 @@
 // It owns the call's session-document mirror and hands every matters message to it; the
 // console (console.js) sends what the desk's components ask for.
 
+import { CasePanel } from "./case-panel.js";
 import { FormView } from "./form-view.js";
 import { IdentityPanel } from "./identity-panel.js";
 import { MaterialsPanel } from "./materials-panel.js";
@@ -36,6 +37,7 @@ export class MatterDesk {
       onOpenForm: (formId) => { this.form.show(formId); this.select("form", true); },
       onSubmission: (formId) => this.submission.open(formId),
     });
+    this.case = new CasePanel(root.querySelector('[data-testid="case-panel"]'), deps);
     this.identity = new IdentityPanel(root.querySelector('[data-testid="identity-panel"]'), deps);
     this.screens = new ScreensPanel(root.querySelector('[data-testid="screens-panel"]'), { ...deps, call });
     this.materials = new MaterialsPanel(root.querySelector('[data-testid="materials-panel"]'), {
@@ -146,6 +148,7 @@ export class MatterDesk {
   }
 
   render() {
+    this.case.render();
     this.matters.render();
     this.form.render();
     this.identity.render();

@@ -19,6 +19,7 @@ export class MatterSession extends EventTarget {
     this.materials = [];
     this.forms = [];
     this.screens = [];
+    this.case = null; // the call's case (`case_updated`), once a form was submitted
     this.lastEdit = new Map(); // `${form_id}/${field}` -> {by, at}
     this._emit({ type: "reset" });
   }
@@ -31,6 +32,7 @@ export class MatterSession extends EventTarget {
     this.materials = [...(document.materials || [])];
     this.forms = (document.forms || []).map((form) => normalizeForm(form));
     this.screens = [...(document.screens || [])];
+    this.case = document.case || null;
     this._emit({ type: "document" });
   }
 
@@ -129,6 +131,10 @@ export class MatterSession extends EventTarget {
         this._emit({ type: m.type, screenId: m.screen_id });
         return true;
       }
+      case "case_updated":
+        this.case = m.case || null;
+        this._emit({ type: m.type });
+        return true;
       default:
         return false;
     }

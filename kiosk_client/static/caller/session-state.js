@@ -11,7 +11,8 @@
 //   reset {}: everything changed (a snapshot) · form {form, change: "pushed" | "state" |
 //   "withdrawn" | "errors"} · field {form, field, value, by, own} · identity {identity,
 //   prefilled: [{form_id, field}]} · material {material} · screen {screen, change:
-//   "pushed" | "status" | "closed"} · problem {code, message, field, form_id, errors}
+//   "pushed" | "status" | "closed"} · case {case} (`case_updated`: the call's case) ·
+//   problem {code, message, field, form_id, errors}
 
 export class SessionState extends EventTarget {
   /** @param {(message: object) => boolean} send  sends a message for this call */
@@ -26,6 +27,8 @@ export class SessionState extends EventTarget {
     this.materials = new Map();
     this.forms = new Map();
     this.screens = new Map();
+    /** the call's case once a form was submitted: {number, state, tasks, receipt} */
+    this.case = null;
     this.revision = 0;
     /** form_id/field -> the version our next edit builds on */
     this.bases = new Map();
@@ -76,6 +79,7 @@ export class SessionState extends EventTarget {
         for (const material of document.materials || []) this.materials.set(material.id, material);
         for (const form of document.forms || []) this._adoptForm(form);
         for (const screen of document.screens || []) this.screens.set(screen.screen_id, { ...screen });
+        this.case = document.case || null;
         this._emit("reset");
         break;
       }
@@ -125,6 +129,10 @@ export class SessionState extends EventTarget {
         this._emit("screen", { screen, change: "closed" });
         break;
       }
+      case "case_updated":
+        this.case = message.case || null;
+        this._emit("case", { case: this.case });
+        break;
       case "error":
         this._error(message);
         break;

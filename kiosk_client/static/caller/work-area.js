@@ -9,6 +9,7 @@
 import { SessionState } from "./session-state.js";
 import { FormPanel, localText } from "./form-panel.js";
 import { Checklist } from "./checklist.js";
+import { CaseStatus } from "./case-status.js";
 import { ScreenViewer } from "./screen-viewer.js";
 import { CardReader } from "./card-reader.js";
 import { findCamera } from "./materials.js";
@@ -47,6 +48,11 @@ export class WorkArea {
       i18n, state: this.state, titles,
       formElement: (formId) => screen.querySelector(`[data-form-id="${formId}"]`),
     });
+    this.caseStatus = new CaseStatus({
+      status: screen.querySelector("[data-case-status]"),
+      notice: screen.querySelector("[data-case-notice]"),
+      receipt: screen.querySelector("[data-receipt]"),
+    }, { i18n, state: this.state, kiosk, titles });
     this.viewer = new ScreenViewer(screen.querySelector("[data-screens]"), {
       i18n, state: this.state,
       screenTrack: () => (this.call ? this.call.remoteVideoTracks().screen : null),
@@ -95,6 +101,7 @@ export class WorkArea {
     this.viewer.reset();
     this.forms.renderAll();
     this.checklist.render();
+    this.caseStatus.render();
     this.reader.statusKey = null;
     this.reader.render();
     this._hideSnapshot();
@@ -161,6 +168,7 @@ export class WorkArea {
         for (const kind of catalog.materials || []) this.materialNames.set(kind.code, kind.name);
         this.forms.retitle();
         this.checklist.render();
+        this.caseStatus.render();
       })
       .catch(() => { this.catalogLoading = null; });
     return this.catalogLoading;
