@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     kiosk_document_camera: str | None = Field(None, description="Part of the device label of "
                                               "the kiosk's document camera (a second camera "
                                               "for photos of papers); none by default.")
+    receipt_font: Path = Field(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+                               description="CJK font (TTF, OTF or TTC) for the case receipt "
+                               "PDF; Debian's fonts-noto-cjk by default. The server refuses "
+                               "to start without it.")
+    case_lookups_per_minute: int = Field(20, ge=1, description="Case look-ups (/case, receipt "
+                                         "pages and PDFs) one network address may make per "
+                                         "minute.")
 
     demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
 
