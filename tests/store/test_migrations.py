@@ -53,10 +53,10 @@ async def revision(db: Database) -> str | None:
 
 
 async def test_a_fresh_database_gets_every_table_at_head(empty_db: Database) -> None:
-    assert await empty_db.create_all() == ["0001", "0002", "0003"]
+    assert await empty_db.create_all() == ["0001", "0002", "0003", "0004", "0005"]
 
     assert await tables(empty_db) == STORE_TABLES | {"alembic_version"}
-    assert await revision(empty_db) == head_revision() == "0003"
+    assert await revision(empty_db) == head_revision() == "0005"
     assert await empty_db.create_all() == []  # a second start changes nothing
 
 
@@ -92,9 +92,9 @@ async def test_a_first_release_database_is_upgraded_with_its_rows(empty_db: Data
         for statement in FIRST_RELEASE_ROWS:
             await connection.execute(text(statement))
 
-    assert await empty_db.create_all() == ["0002", "0003"]
+    assert await empty_db.create_all() == ["0002", "0003", "0004", "0005"]
 
-    assert await revision(empty_db) == "0003"
+    assert await revision(empty_db) == "0005"
     assert await schema_differences(empty_db) == []
     account = await AccountRepository(empty_db).get("agent-a")
     assert account is not None and (account.display_name, account.skills) == ("王芳", {"water": 1})
@@ -140,7 +140,7 @@ async def test_a_half_upgraded_database_gets_the_rest(empty_db: Database) -> Non
             "ALTER TABLE calls ADD COLUMN phase VARCHAR DEFAULT 'ended' NOT NULL"))
         await connection.execute(text("CREATE INDEX ix_calls_phase ON calls (phase)"))
 
-    assert await empty_db.create_all() == ["0002", "0003"]
+    assert await empty_db.create_all() == ["0002", "0003", "0004", "0005"]
 
     assert await schema_differences(empty_db) == []
 
