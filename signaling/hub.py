@@ -25,6 +25,7 @@ from .limits import LiveCallLimits, SocketLimits
 from .matter_side import MatterSide
 from .matters import SHIPPED_CATALOG
 from .matters.catalog import Catalog, load_catalog, load_catalog_files
+from .outbox.worker import OutboxWorker
 from .routing import actions as act
 from .routing import events as ev
 from .routing.engine import Engine
@@ -99,8 +100,8 @@ class Hub:
         self.material_store = MaterialStore(Path(settings.data_dir) / "materials",
                                             settings.max_material_bytes)
         self.matter_side = MatterSide(self)
-        self.callers: dict[str, CallerInfo] = {}
         self.case_side = CaseSide(self)
+        self.callers: dict[str, CallerInfo] = {}
         self.resume_tokens: dict[str, str] = {}
         self.request_ids: dict[str, str] = {}  # client request id -> call id, while live
         self.sessions: dict[str, LiveSession] = {}
@@ -114,6 +115,8 @@ class Hub:
                                           settings.max_caller_sockets_per_address)
         self.caller_side = CallerSide(self)
         self.agent_side = AgentSide(self)
+        #: delivers the webhook outbox; the case side calls ``outbox_worker.wake()``
+        self.outbox_worker = OutboxWorker(db)
         self._timer: asyncio.TimerHandle | None = None
         self.logout_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -141,6 +144,7 @@ class Hub:
         self.matter_side.start(catalog)
         self.case_side.start(catalog)
         self._snapshot_task = asyncio.create_task(self._snapshot_loop())
+        await self.outbox_worker.start()
 
     async def active_catalog(self) -> Catalog:
         """The service catalog: as last imported (``cloud-agent admin import-catalog``),
@@ -149,6 +153,7 @@ class Hub:
         return load_catalog_files(files) if files else load_catalog(SHIPPED_CATALOG)
 
     async def stop(self) -> None:
+        await self.outbox_worker.stop()
         if self._snapshot_task:
             self._snapshot_task.cancel()
             await asyncio.gather(self._snapshot_task, return_exceptions=True)
@@ -160,12 +165,12 @@ class Hub:
             self.record_call(call_id, phase=CallPhase.INTERRUPTED.value, ended_at=time.time(),
                              end_reason="server_shutdown")
         await self.matter_side.stop()
+        await self.case_side.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
-        await self.case_side.stop()
 
     def wall(self, loop_time: float) -> float:
         return loop_time + self._wall_offset
@@ -346,12 +351,12 @@ class Hub:
         session = self.sessions.pop(action.call_id, None)
         if session is not None:
             self.matter_side.session_ended(session)
+            self.case_side.session_ended(action.call_id)
         message = p.outbound("ended", call_id=action.call_id, reason=action.reason,
                              disposition=action.disposition.value)
         self.record_call(
             action.call_id, phase=CallPhase.ENDED.value,
             **(self._record_identity(info) if info is not None else {}),
-            self.case_side.session_ended(action.call_id)
             agent_id=action.agent_id, enqueued_at=self.wall(action.enqueued_at),
             answered_at=(None if action.answered_at is None
                          else self.wall(action.answered_at)),
