@@ -25,6 +25,7 @@ from .connection import Role
 from .demo import ensure_admin, seed_demo
 from .hub import Hub
 from .matters_api import build_matters_router
+from .outbox.routes import build_webhook_router
 from .ratelimit import LoginThrottle
 from .settings import Settings
 from .store import AuditRepository, Database
@@ -211,6 +212,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(build_router())
     app.include_router(build_matters_router())
+    app.include_router(build_webhook_router())
 
     @app.websocket("/ws/caller")
     async def caller_socket(ws: WebSocket) -> None:
