@@ -117,6 +117,8 @@ class CaseSide:
                                           c.due_at(now, entry.norm_minutes), now)
             outbox = await self._deliveries(case, events)
             await self.cases.save(case, outbox, now)
+            if outbox:
+                self.hub.outbox_worker.wake()
             self.live[session.call_id] = case
         await self._audit(case, events, SYSTEM_ACTOR, "submission")
         self.notify(case)
