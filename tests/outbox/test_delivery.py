@@ -263,3 +263,30 @@ def test_backoff_doubles_from_one_second_with_jitter_up_to_five_minutes() -> Non
     assert backoff(1, low) == pytest.approx(0.8) and backoff(1, high) == pytest.approx(1.2)
     assert backoff(9, lambda: 0.5) == 256.0
     assert backoff(10, high) == backoff(50, high) == 300.0 and backoff(10, low) == 300.0 * 1
+
+
+async def test_a_department_gets_its_deliveries_one_at_a_time_in_order(
+        start_server: StartServer) -> None:
+    sim, sim_url = await start_sim("--fail-first", "1", "--delay", "3600")
+    try:
+        live = await start_server()
+        db = live.hub.db
+        await DepartmentEndpointRepository(db).set(GAS, f"{sim_url}/gas", SECRET)
+        first = await open_case(db, live.http, [GAS], {GAS})
+        second = await open_case(db, live.http, [GAS], {GAS})
+        live.hub.outbox_worker.wake()
+
+        async def both_delivered() -> bool:
+            return all(row.delivered_at for row in await OutboxRepository(db).list())
+        await until(both_delivered, "both deliveries")
+    finally:
+        sim.terminate()
+        await asyncio.wait_for(sim.wait(), 15)
+
+    rows = await OutboxRepository(db).list()
+    assert [row.payload["task_id"] for row in rows] == [first.tasks[0].id,
+                                                         second.tasks[0].id]
+    # The first row failed once and was retried; the second waited for it, not beside it.
+    assert [row.attempts for row in rows] == [2, 1]
+    assert rows[0].delivered_at is not None and rows[1].delivered_at is not None
+    assert rows[0].delivered_at <= rows[1].delivered_at
