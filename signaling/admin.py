@@ -26,6 +26,8 @@ from .store import (
     Database,
     KioskRepository,
 )
+from .store.case_repositories import DepartmentEndpointRepository, set_department
+from .store.models import Role
 from .store.passwords import MIN_PASSWORD_LENGTH, PasswordTooShort, check_password_strength
 
 
@@ -61,6 +63,22 @@ def add_parser(sub: Any) -> None:
     kiosk.add_argument("--town", required=True, help="shown to agents, e.g. 海盐县武原街道")
     kiosk.add_argument("--partition", default="default", help="district [default]")
     actions.add_parser("list-agents", help="list accounts")
+    reviewer = actions.add_parser("add-reviewer", help="create a department reviewer (decides "
+                                  "that department's tasks in /inbox)")
+    reviewer.add_argument("username", help="login name; also the account id")
+    reviewer.add_argument("--department", required=True,
+                          help="department code of the catalog, e.g. water-company")
+    reviewer.add_argument("--display-name", help="name shown in the inbox [the username]")
+    reviewer.add_argument("--password", help=f"at least {MIN_PASSWORD_LENGTH} characters "
+                          "(default: generated and printed once)")
+    webhook = actions.add_parser("set-webhook", help="send a department's tasks to its own "
+                                 "system (signed JSON; prints a generated secret once)")
+    webhook.add_argument("department", help="department code, e.g. gas-company")
+    webhook.add_argument("url", help="the department's receiver, e.g. https://gas.example/hook")
+    webhook.add_argument("--secret", help="shared HMAC secret (default: generated, printed "
+                         "once)")
+    webhook.add_argument("--disable", action="store_true",
+                         help="keep the endpoint but stop sending (tasks go to /inbox only)")
     imports = actions.add_parser(
         "import-catalog", help="check a folder of service catalog files (*.toml) and make it "
         "the active catalog; servers use it from their next start")
@@ -86,7 +104,7 @@ async def run_admin(args: argparse.Namespace) -> int:
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)
-    if args.action == "add-agent" and args.password is not None:
+    if args.action in ("add-agent", "add-reviewer") and args.password is not None:
         try:
             check_password_strength(args.password)
         except PasswordTooShort as error:
@@ -118,6 +136,10 @@ async def run_admin(args: argparse.Namespace) -> int:
             print(f"created {args.role} {args.username} with skills {args.skills}")
             if not args.password:
                 print(f"password (shown once): {password}")
+        elif args.action == "add-reviewer":
+            return await _add_reviewer(db, audit, args)
+        elif args.action == "set-webhook":
+            return await _set_webhook(db, audit, args)
         elif args.action == "import-catalog":
             return await _import_catalog(db, audit, args.path)
         elif args.action == "export-catalog":
@@ -138,6 +160,61 @@ async def run_admin(args: argparse.Namespace) -> int:
         return 0
     finally:
         await db.dispose()
+
+
+async def _departments(db: Database) -> set[str]:
+    stored = await CatalogFileRepository(db).all()
+    catalog = load_catalog_files(stored) if stored else load_catalog(SHIPPED_CATALOG)
+    return set(catalog.departments)
+
+
+async def _add_reviewer(db: Database, audit: AuditRepository,
+                        args: argparse.Namespace) -> int:
+    """A reviewer account bound to one department of the active catalog."""
+    known = await _departments(db)
+    if args.department not in known:
+        print(f"unknown department {args.department!r}; the catalog has: "
+              f"{', '.join(sorted(known))}")
+        return 2
+    password = args.password or secrets.token_urlsafe(10)
+    accounts = AccountRepository(db)
+    try:
+        await accounts.create(args.username, password, role=Role.REVIEWER.value,
+                              display_name=args.display_name, account_id=args.username)
+    except AccountExists:
+        print(f"an account named {args.username!r} already exists")
+        return 1
+    await set_department(db, args.username, args.department)
+    await audit.append(_actor(), "account_created", {
+        "username": args.username, "role": Role.REVIEWER.value,
+        "department": args.department})
+    print(f"created reviewer {args.username} of {args.department}")
+    if not args.password:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+async def _set_webhook(db: Database, audit: AuditRepository, args: argparse.Namespace) -> int:
+    """Point a department's tasks at its own system; the secret is printed only when
+    generated here."""
+    known = await _departments(db)
+    if args.department not in known:
+        print(f"unknown department {args.department!r}; the catalog has: "
+              f"{', '.join(sorted(known))}")
+        return 2
+    if not args.url.startswith(("http://", "https://")):
+        print("the webhook URL must start with http:// or https://")
+        return 2
+    secret = args.secret or secrets.token_urlsafe(32)
+    await DepartmentEndpointRepository(db).set(args.department, args.url, secret,
+                                               enabled=not args.disable)
+    await audit.append(_actor(), "webhook_set", {
+        "department": args.department, "url": args.url, "enabled": not args.disable})
+    state = "disabled" if args.disable else "enabled"
+    print(f"webhook of {args.department} set to {args.url} ({state})")
+    if not args.secret:
+        print(f"secret (shown once): {secret}")
+    return 0
 
 
 async def _import_catalog(db: Database, audit: AuditRepository, folder: Path) -> int:

@@ -275,7 +275,8 @@ def build_router() -> APIRouter:
         now = hub.now()
         return {"threshold_seconds": hub.settings.service_level_threshold,
                 "queues": [asdict(q) for q in hub.engine.queue_stats(now)],
-                "agents": [asdict(a) for a in hub.engine.agent_stats()]}
+                "agents": [asdict(a) for a in hub.engine.agent_stats()],
+                "overdue_tasks": await hub.case_side.cases.overdue_count(time.time())}
 
     @router.get("/api/audit")
     async def audit(account: Annotated[Account, Depends(supervisor)], hub: HubDep,

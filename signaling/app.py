@@ -21,6 +21,7 @@ from agent_console.routes import mount as mount_console
 from kiosk_client.routes import mount as mount_kiosk
 
 from .api import ApiError, build_router
+from .cases_api import build_cases_router
 from .connection import Role
 from .demo import ensure_admin, seed_demo
 from .hub import Hub
@@ -213,6 +214,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_router())
     app.include_router(build_matters_router())
     app.include_router(build_webhook_router())
+    app.include_router(build_cases_router())
 
     @app.websocket("/ws/caller")
     async def caller_socket(ws: WebSocket) -> None:

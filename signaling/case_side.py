@@ -232,7 +232,7 @@ class CaseSide:
                                     "values": dict(row.values)})
         return {"event_id": event_id, "type": kind, "case_number": case.number,
                 "task_id": task.id, "department": task.department,
-                "matters": [{"code": code, "title": self._matter_title(code)}
+                "matters": [{"code": code, "title": self.matter_title(code)}
                             for code in task.matters],
                 "submissions": submissions, "due_at": task.due_at,
                 "callback_url": f"{self.base_url()}/api/webhooks/{task.department}/decision"}
@@ -287,7 +287,7 @@ class CaseSide:
         department = self.catalog.departments.get(code) if self.catalog else None
         return department.name.as_json() if department else {"zh": code, "en": code}
 
-    def _matter_title(self, code: str) -> dict[str, str]:
+    def matter_title(self, code: str) -> dict[str, str]:
         matter = self.catalog.matters.get(code) if self.catalog else None
         return matter.title.as_json() if matter else {"zh": code, "en": code}
 

@@ -19,7 +19,13 @@ from sqlalchemy.exc import IntegrityError
 
 from signaling.matters.cases import Case, CaseState, Task, TaskState
 from signaling.store.database import Database
-from signaling.store.models import CaseRecord, CaseTask, DepartmentEndpoint, OutboxEntry
+from signaling.store.models import (
+    Account,
+    CaseRecord,
+    CaseTask,
+    DepartmentEndpoint,
+    OutboxEntry,
+)
 
 
 class CaseNumberTaken(Exception):
@@ -256,3 +262,11 @@ class DepartmentEndpointRepository:
         async with self._db.session() as session:
             return builtins.list(await session.scalars(
                 select(DepartmentEndpoint).order_by(DepartmentEndpoint.department)))
+
+
+async def set_department(db: Database, account_id: str, department: str | None) -> bool:
+    """Bind a (reviewer) account to a department; ``False`` if there is no such account."""
+    async with db.session() as session, session.begin():
+        result = await session.execute(
+            update(Account).where(Account.id == account_id).values(department=department))
+    return bool(getattr(result, "rowcount", 0))
