@@ -83,9 +83,9 @@ async def test_old_tables_gain_the_new_columns_and_keep_their_rows(empty_db: Dat
         for statement in OLD_ROWS:
             await connection.execute(text(statement))
 
-    assert await empty_db.create_all() == ["0002", "0003"]
+    assert await empty_db.create_all() == ["0002", "0003", "0004", "0005"]
 
-    for table in ("calls", "callbacks"):
+    for table in ("calls", "callbacks", "accounts"):
         assert await _columns(empty_db, table) == set(Base.metadata.tables[table].c.keys())
     calls = CallRepository(empty_db)
     old = await calls.get("c-old")
