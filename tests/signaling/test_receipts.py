@@ -52,7 +52,7 @@ async def store_case(hub: Any, number: str = NUMBER, phone: str = PHONE,
         for minutes, task in enumerate(case.tasks, start=1):
             case.decide(task.id, "approve", f"reviewer-{task.department}", None,
                         now + 60 * minutes)
-        case.receipt_code = issue(hub, case)["code"]
+        case.receipt_code = issue(hub, case, now + 180)["code"]
     await repository.save(case, now=now)
     return case
 
