@@ -28,6 +28,7 @@ from .hub import Hub
 from .matters_api import build_matters_router
 from .outbox.routes import build_webhook_router
 from .ratelimit import LoginThrottle
+from .receipt_pages import mount as mount_receipts
 from .settings import Settings
 from .store import AuditRepository, Database
 from .store.passwords import HashingGate
@@ -72,8 +73,8 @@ def secure_data_dir(settings: Settings) -> None:
 
 
 #: query parameters (and path prefixes) whose values are secrets: kiosk device tokens,
-#: invite tokens, resume and rating tokens
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:[a-z_]*token|invite|password|secret)=)[^&\s\"]*")
+#: invite tokens, resume and rating tokens; phone numbers (case look-ups) are personal data
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:[a-z_]*token|invite|password|secret|phone)=)[^&\s\"]*")
 _SECRET_PATH = re.compile(r"(/api/invites/)(?!inv-)[^/?\s\"]+")
 
 
@@ -232,4 +233,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     mount_console(app)
     mount_kiosk(app)
+    mount_receipts(app)
     return app
