@@ -8,6 +8,11 @@ import { h, replace } from "./dom.js";
 import { icon } from "./icons.js";
 import { timeOfDay } from "./format.js";
 
+/** The receipt PDF's route with the receipt code, which opens it for whoever holds the code. */
+export function receiptLink(receipt) {
+  return `${receipt.url}${receipt.url.includes("?") ? "&" : "?"}code=${encodeURIComponent(receipt.code)}`;
+}
+
 export class CasePanel {
   /**
    * @param {HTMLElement} root  the data-testid="case-panel" section
@@ -63,13 +68,13 @@ export class CasePanel {
       })),
       kase.state === "rejected" ? h("p", { class: "case-notice danger-text small", "data-testid": "case-rejected" }, t("case.rejected_hint")) : null,
       kase.receipt ? h("div", { class: "case-receipt", "data-testid": "case-receipt" },
-        h("a", { class: "btn btn-secondary btn-small", href: kase.receipt.url, target: "_blank", rel: "noopener", "data-testid": "case-receipt-link" },
+        h("a", { class: "btn btn-secondary btn-small", href: receiptLink(kase.receipt), target: "_blank", rel: "noopener", "data-testid": "case-receipt-link" },
           icon("link", { size: 16 }), t("case.receipt.open")),
         h("button", { type: "button", class: "btn btn-primary btn-small", "data-testid": "case-receipt-send", disabled: this.sending, onclick: () => this.sendReceipt() },
           icon("send", { size: 16 }), t(this.sending ? "case.receipt.sending" : "case.receipt.send"))) : null);
   }
 
-  /** Fetch the receipt PDF with the agent's login, add it to the call, show it to the caller. */
+  /** Fetch the receipt PDF, add it to the call as a material, show it to the caller. */
   async sendReceipt() {
     const kase = this.session.case;
     if (!kase || !kase.receipt || this.sending) return;
@@ -77,10 +82,7 @@ export class CasePanel {
     this.sending = true;
     this.render();
     try {
-      const headers = {};
-      const token = this.api.getToken();
-      if (token) headers.Authorization = `Bearer ${token}`;
-      const response = await fetch(kase.receipt.url, { headers, cache: "no-store" });
+      const response = await fetch(receiptLink(kase.receipt), { cache: "no-store" });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const blob = await response.blob();
       const pdf = blob.type ? blob : new Blob([blob], { type: "application/pdf" });

@@ -18,22 +18,17 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-/** The phone that opens the case's receipt: the server's, else the one the case was opened with. */
-export function casePhone(kase, state) {
-  if (kase.phone) return kase.phone;
-  if (state.identity && state.identity.mobile) return state.identity.mobile;
-  for (const form of state.forms.values()) {
-    if (form.state === "submitted" && form.values && /^1\d{10}$/.test(String(form.values.mobile || ""))) return String(form.values.mobile);
-  }
-  return "";
+/** A route of the case's receipt with the receipt code, which opens it for its holder. */
+export function receiptLink(path, receipt) {
+  return `${path}${path.includes("?") ? "&" : "?"}code=${encodeURIComponent(receipt.code)}`;
 }
 
 export class CaseStatus {
   /**
    * @param {{status: HTMLElement, notice: HTMLElement, receipt: HTMLElement}} roots
-   * @param {{i18n, state, kiosk: boolean, titles: (code: string) => object|null, companyPhone?: () => string}} deps
+   * @param {{i18n, state, kiosk: boolean, titles: (code: string) => object|null}} deps
    */
-  constructor({ status, notice, receipt }, { i18n, state, kiosk, titles, companyPhone = () => "" }) {
+  constructor({ status, notice, receipt }, { i18n, state, kiosk, titles }) {
     this.status = status;
     this.notice = notice;
     this.receipt = receipt;
@@ -41,7 +36,6 @@ export class CaseStatus {
     this.state = state;
     this.kiosk = kiosk;
     this.titles = titles;
-    this.companyPhone = companyPhone;
     this.shownReceipt = null;
     for (const type of ["reset", "case"]) state.addEventListener(type, () => this.render());
     i18n.addEventListener("change", () => this.render());
@@ -122,10 +116,8 @@ export class CaseStatus {
       this.shownReceipt = null;
       return;
     }
-    const phone = casePhone(kase, this.state) || this.companyPhone() || "";
-    const query = phone ? `?phone=${encodeURIComponent(phone)}` : "";
-    const page = receipt.page || `/case/${encodeURIComponent(kase.number)}/receipt${query}`;
-    const pdf = receipt.url.includes("?") || !query ? receipt.url : `${receipt.url}${query}`;
+    const page = receiptLink(`/case/${encodeURIComponent(kase.number)}/receipt`, receipt);
+    const pdf = receiptLink(receipt.url, receipt);
     const key = `${kase.number}/${receipt.code}/${this.i18n.language}`;
     if (this.shownReceipt === key) return;
     this.shownReceipt = key;
