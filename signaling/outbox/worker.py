@@ -84,6 +84,8 @@ class OutboxWorker:
         self._wake.set()
 
     async def start(self) -> None:
+        # httpx logs every request URL at INFO; a department URL may carry a secret.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         if self._loop_task is not None:
             return
         self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False,
