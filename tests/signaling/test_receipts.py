@@ -11,6 +11,8 @@ import httpx
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 import zxingcpp
+from fontTools import subset  # type: ignore[import-untyped]
+from fontTools.ttLib import TTCollection  # type: ignore[import-untyped]
 
 from signaling.app import create_app, redact_secrets
 from signaling.matters.cases import Case
@@ -41,20 +43,23 @@ FONT = Settings().receipt_font
 
 async def store_case(hub: Any, number: str = NUMBER, phone: str = PHONE,
                      approved: bool = True, now: float = ISSUED - 3600) -> Case:
-    """A case of water transfer + gas transfer, stored as the case side stores it, both
-    departments' tasks approved (and the receipt code kept) unless ``approved`` is False."""
-    case, _ = Case.open(number, "call-receipt", phone, "default", now)
+    """A case of water transfer + gas transfer, stored as the case side stores it; unless
+    ``approved`` is False, both departments approve through the case side, which issues
+    the receipt when the last one does."""
+    case, _ = Case.open(number, f"call-{number}", phone, "default", now)
     case.add_submission("sub-water", "water-transfer", ["water-company"], now + 86400, now)
     case.add_submission("sub-gas", "gas-transfer", ["gas-company"], now + 86400, now)
     repository = CaseRepository(hub.db)
     await repository.insert(case)
+    await repository.save(case, now=now)
     if approved:
         for minutes, task in enumerate(case.tasks, start=1):
-            case.decide(task.id, "approve", f"reviewer-{task.department}", None,
-                        now + 60 * minutes)
-        case.receipt_code = issue(hub, case, now + 180)["code"]
-    await repository.save(case, now=now)
-    return case
+            await hub.case_side.decide(task.id, "approve", f"reviewer-{task.department}",
+                                       None, now + 60 * minutes, "inbox")
+    stored = await repository.get(number)
+    assert stored is not None
+    assert (stored.receipt_code is not None) == approved
+    return stored
 
 
 # --- the code ------------------------------------------------------------------------------
@@ -139,6 +144,13 @@ def test_a_missing_or_unusable_font_stops_the_server_with_a_plain_message(
     (tmp_path / "not-a-font.ttf").write_text("hello")
     with pytest.raises(ReceiptFontError, match="cannot be used"):
         load_receipt_font(tmp_path / "not-a-font.ttf")
+    latin = TTCollection(str(FONT)).fonts[2]
+    subsetter = subset.Subsetter()
+    subsetter.populate(text="Receipt")
+    subsetter.subset(latin)
+    latin.save(str(tmp_path / "latin.otf"))
+    with pytest.raises(ReceiptFontError, match="has no Chinese characters"):
+        load_receipt_font(tmp_path / "latin.otf")
     with pytest.raises(ReceiptFontError, match="missing.ttc does not exist"):
         create_app(Settings(data_dir=tmp_path, receipt_font=tmp_path / "missing.ttc"))
 
