@@ -219,8 +219,9 @@ async def test_pdf_route_serves_the_receipt_to_the_phone_on_the_case_only(
 
 async def test_the_receipt_code_opens_its_own_receipt_and_no_other(
         start_server: StartServer) -> None:
-    """The caller's page and the agent's resend link carry the code, not the phone."""
-    server = await start_server()
+    """The caller's page and the agent's resend link carry the code, not the phone; the
+    QR code names the centre's public address."""
+    server = await start_server(public_base_url="https://ca.haiyan.gov.cn")
     case = await store_case(server.hub)
     other = await store_case(server.hub, number="HY-20261130-000124")
     assert case.receipt_code is not None and other.receipt_code is not None
@@ -231,12 +232,15 @@ async def test_the_receipt_code_opens_its_own_receipt_and_no_other(
         tampered = await client.get(route, params={"code": _altered(case.receipt_code)[3]})
         page = await client.get(f"{server.http}/case/{NUMBER}/receipt",
                                 params={"code": case.receipt_code})
-    assert own.status_code == 200 and NUMBER in _pdf_text_and_qr(own.content)[0]
+    assert own.status_code == 200
+    text, codes = _pdf_text_and_qr(own.content)
+    assert NUMBER in text
+    assert codes == [f"https://ca.haiyan.gov.cn/verify/{case.receipt_code}"]
     assert foreign.status_code == tampered.status_code == 404
     assert page.status_code == 200
     assert "frame-ancestors 'self'" in page.headers["content-security-policy"]
     for expected in (NUMBER, "供水过户", "燃气过户", "海盐县水务集团", "138****5678",
-                     case.receipt_code, f"/verify/{case.receipt_code}"):
+                     case.receipt_code, f"https://ca.haiyan.gov.cn/verify/{case.receipt_code}"):
         assert expected in page.text, expected
     assert PHONE not in page.text
 
