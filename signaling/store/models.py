@@ -383,3 +383,32 @@ class WebhookInboxEntry(Base):
     event_id: Mapped[str] = mapped_column(String, primary_key=True)
     task_id: Mapped[str] = mapped_column(String)
     received_at: Mapped[float] = mapped_column(Float)
+
+
+class TicketRecord(Base):
+    """A ticket (``signaling.matters.tickets``): what could not be settled in the call, owned
+    by an agent or a department, with a due time."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    #: ``HY-T-20261130-000123``
+    number: Mapped[str] = mapped_column(String, unique=True)
+    #: a ``TicketKind``
+    kind: Mapped[str] = mapped_column(String)
+    matter: Mapped[str | None] = mapped_column(String)
+    subject: Mapped[str] = mapped_column(String)
+    description: Mapped[str] = mapped_column(Text)
+    #: the 11-digit mobile that, with the number, may look the ticket up (may be empty)
+    phone: Mapped[str] = mapped_column(String)
+    call_id: Mapped[str | None] = mapped_column(String)
+    owner_agent: Mapped[str | None] = mapped_column(String, index=True)
+    owner_department: Mapped[str | None] = mapped_column(String, index=True)
+    #: a ``TicketState``
+    state: Mapped[str] = mapped_column(String)
+    due_at: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    resolved_at: Mapped[float | None] = mapped_column(Float)
+    #: ``{at, by, text, state}`` per change, oldest first
+    notes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
