@@ -18,6 +18,7 @@ from .ratelimit import LoginThrottle
 from .store import InviteUnusable
 from .store.models import Account, Invite
 from .store.passwords import HashingBusy, HashingGate
+from .store.ticket_repositories import TicketRepository
 from .tokens import TokenError, sign, verify
 
 
@@ -276,7 +277,8 @@ def build_router() -> APIRouter:
         return {"threshold_seconds": hub.settings.service_level_threshold,
                 "queues": [asdict(q) for q in hub.engine.queue_stats(now)],
                 "agents": [asdict(a) for a in hub.engine.agent_stats()],
-                "overdue_tasks": await hub.case_side.cases.overdue_count(time.time())}
+                "overdue_tasks": await hub.case_side.cases.overdue_count(time.time()),
+                "overdue_tickets": await TicketRepository(hub.db).overdue_count(time.time())}
 
     @router.get("/api/audit")
     async def audit(account: Annotated[Account, Depends(supervisor)], hub: HubDep,
@@ -291,7 +293,7 @@ def build_router() -> APIRouter:
 
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics(hub: HubDep) -> str:
-        return render_metrics(hub)
+        return render_metrics(hub, await hub.case_side.cases.overdue_by_department(time.time()))
 
     return router
 
@@ -306,8 +308,10 @@ def invite_fields(invite: Invite, now: float) -> dict[str, Any]:
             and invite.uses < invite.max_uses}
 
 
-def render_metrics(hub: Hub) -> str:
-    """Prometheus text exposition of queue and agent-state figures."""
+def render_metrics(hub: Hub, overdue: dict[str, int] | None = None) -> str:
+    """Prometheus text exposition of queue and agent-state figures, and of the overdue
+    department tasks (``overdue``: counts by department; every catalog department is shown,
+    0 when it has none, so an alert clears)."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_: str,
@@ -347,4 +351,9 @@ def render_metrics(hub: Hub) -> str:
         states[agent.state.value] = states.get(agent.state.value, 0) + 1
     metric("agents", "gauge", "Agents by state.",
            [({"state": state}, count) for state, count in sorted(states.items())])
+    if overdue is not None:
+        catalog = hub.case_side.catalog
+        departments = sorted({*(catalog.departments if catalog else ()), *overdue})
+        metric("overdue_tasks", "gauge", "Undecided department tasks past their due time.",
+               [({"department": d}, overdue.get(d, 0)) for d in departments])
     return "\n".join(lines) + "\n"

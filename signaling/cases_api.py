@@ -20,7 +20,9 @@ from pydantic import BaseModel, Field
 from .api import STRICT_BODY, AccountDep, ApiError, HubDep
 from .hub import Hub
 from .matters.cases import MAX_REASON, Case, CaseError, Task
+from .matters.tickets import TicketError, parse_ticket_number
 from .store.models import Account, Role
+from .store.ticket_repositories import TicketRepository
 
 #: error codes of ``CaseError`` -> HTTP status
 CASE_ERROR_STATUS = {"unknown_task": 404, "wrong_department": 404, "invalid_decision": 422,
@@ -77,6 +79,15 @@ def inbox_item(hub: Hub, case: Case, task: Task, now: float) -> dict[str, Any]:
     return {**hub.case_side.task_json(task), "case_number": case.number,
             "case_state": case.state.value, "created_at": task.created_at,
             "age_s": round(max(0.0, now - task.created_at)), "overdue": task.overdue(now)}
+
+
+def is_ticket_number(number: str) -> bool:
+    """A ticket's number (``HY-T-20261130-000001``): looked up among tickets."""
+    try:
+        parse_ticket_number(number)
+    except TicketError:
+        return False
+    return True
 
 
 async def agent_of_call(hub: Hub, call_id: str) -> str | None:
@@ -174,6 +185,12 @@ def build_cases_router() -> APIRouter:
             seconds = max(1, round(wait))
             raise ApiError(429, "too_many_lookups", f"too many look-ups; try again in "
                            f"{seconds} s", headers={"Retry-After": str(seconds)})
+        if len(number) <= 40 and is_ticket_number(number):
+            ticket = await TicketRepository(hub.db).get(number)
+            if ticket is None or not ticket.phone or not _PHONE.match(phone) or not (
+                    hmac.compare_digest(ticket.phone.encode(), phone.encode())):
+                raise ApiError(404, *NO_SUCH_CASE)
+            return ticket.public_json()
         case = await hub.case_side.cases.get(number) if len(number) <= 40 else None
         if case is None or not case.phone or not _PHONE.match(phone) or not (
                 hmac.compare_digest(case.phone.encode(), phone.encode())):

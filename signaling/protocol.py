@@ -491,6 +491,7 @@ OUTBOUND_TYPES = {
     "pong": "answer to ping",
     "session_document": "the whole session document (forms, identity, materials, screens)",
     "case_updated": "the call's case changed: number, state, tasks per department, receipt",
+    "ticket_created": "a ticket was made in this call: number, kind, subject, state, due_at",
     "form_pushed": "a form joined the call, with its definition and prefilled values",
     "form_withdrawn": "the agent took a form back",
     "field_changed": "a field's new value and version, who set it, the form's errors",

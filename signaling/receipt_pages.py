@@ -28,6 +28,7 @@ from fastapi.templating import Jinja2Templates
 from .matters.cases import Case, CaseState, Task, TaskState
 from .matters.catalog import Catalog
 from .matters.render import qr_svg
+from .matters.tickets import Ticket, TicketError, parse_ticket_number
 from .receipts import (
     DepartmentDecision,
     ReceiptContent,
@@ -43,6 +44,7 @@ from .receipts import (
 )
 from .store import AccountRepository, CallRepository
 from .store.case_repositories import CaseRepository
+from .store.ticket_repositories import TicketRepository
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -74,6 +76,34 @@ CASE_STATE_TEXT = {
     CaseState.APPROVED: ("已办结", "Completed: all approved"),
     CaseState.REJECTED: ("未通过", "Not approved"),
 }
+#: a ticket's kind and state in words (``signaling.matters.tickets``)
+TICKET_KIND_TEXT = {"matter": ("事项", "Matter"), "complaint": ("投诉", "Complaint"),
+                    "inquiry": ("咨询", "Inquiry"), "assistance": ("求助", "Assistance"),
+                    "suggestion": ("建议", "Suggestion")}
+TICKET_STATE_TEXT = {"open": ("已受理", "Received"), "in_progress": ("处理中", "In progress"),
+                     "resolved": ("已办结", "Resolved"), "closed": ("已关闭", "Closed")}
+
+
+async def ticket_for_phone(request: Request, number: str, phone: str) -> Ticket | None:
+    """The ticket numbered ``number`` if ``phone`` is the phone on it, else None."""
+    try:
+        parse_ticket_number(number)
+    except TicketError:
+        return None
+    ticket = await TicketRepository(request.app.state.hub.db).get(number)
+    if ticket is None or not ticket.phone or not hmac.compare_digest(
+            ticket.phone.encode(), phone.encode()):
+        return None
+    return ticket
+
+
+def ticket_result(ticket: Ticket) -> dict[str, str]:
+    """A ticket on the status page: kind, state, due and last update; nothing else."""
+    kind_zh, kind_en = TICKET_KIND_TEXT[ticket.kind.value]
+    state_zh, state_en = TICKET_STATE_TEXT[ticket.state.value]
+    return {"kind_zh": kind_zh, "kind_en": kind_en, "state_zh": state_zh,
+            "state_en": state_en, "due": china_time(ticket.due_at),
+            "updated": china_time(ticket.updated_at)}
 
 
 class LookupLimit:
@@ -267,6 +297,10 @@ def mount(app: FastAPI) -> None:
         form = parse_qs(body[:MAX_FORM_BYTES].decode("utf-8", errors="replace"))
         number = (form.get("number") or [""])[0].strip()[:40]
         phone = (form.get("phone") or [""])[0].strip()[:20]
+        ticket = await ticket_for_phone(request, number.upper(), phone)
+        if ticket is not None:
+            return _page(request, "case_lookup.html", number=ticket.number, limited=False,
+                         result=None, ticket=ticket_result(ticket))
         case = await case_for_phone(request, number, phone)
         if case is None:
             return _page(request, "case_lookup.html", status=404, number=number,

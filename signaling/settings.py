@@ -151,6 +151,15 @@ class Settings(BaseSettings):
     case_lookups_per_minute: int = Field(20, ge=1, description="Case look-ups (/case, receipt "
                                          "pages and PDFs) one network address may make per "
                                          "minute.")
+    ticket_due_days_complaint: int = Field(3, ge=1, le=60, description="Working days a "
+                                           "complaint (投诉) ticket has before it is overdue.")
+    ticket_due_days_inquiry: int = Field(1, ge=1, le=60, description="Working days of an "
+                                         "inquiry (咨询) ticket.")
+    ticket_due_days_assistance: int = Field(1, ge=1, le=60, description="Working days of an "
+                                            "assistance request (求助) ticket.")
+    ticket_due_days_suggestion: int = Field(5, ge=1, le=60, description="Working days of a "
+                                            "suggestion (建议) ticket. A matter (事项) ticket "
+                                            "has its matter's norm time.")
 
     demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
 
