@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from .api import ApiError
 from .matters.cases import Case, CaseState, Task, TaskState
 from .matters.catalog import Catalog
 from .matters.render import qr_svg
@@ -33,6 +35,7 @@ from .receipts import (
     DepartmentDecision,
     ReceiptContent,
     ReceiptFont,
+    ReceiptFontError,
     check_receipt_code,
     china_time,
     load_receipt_font,
@@ -45,6 +48,8 @@ from .receipts import (
 from .store import AccountRepository, CallRepository
 from .store.case_repositories import CaseRepository
 from .store.ticket_repositories import TicketRepository
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
@@ -251,16 +256,25 @@ async def render_receipt_pdf(request: Request, case: Case) -> bytes | None:
     claim = check_receipt_code(request.app.state.hub.secret, code)
     issued = claim.issued_at if claim else (case.closed_at or case.created_at)
     content = await receipt_content(request, case, issued)
-    font: ReceiptFont = request.app.state.receipt_font
+    font: ReceiptFont | None = request.app.state.receipt_font
+    if font is None:
+        raise ApiError(503, "receipt_font_missing", "this server has no CJK font for PDF "
+                       "receipts (install fonts-noto-cjk or set receipt_font); the printable "
+                       "receipt page works without it")
     url = base_url(request) + verify_path(code)
     return await asyncio.to_thread(receipt_pdf, content, code, url, font)
 
 
 def mount(app: FastAPI) -> None:
-    """Add the pages to ``app``; :class:`signaling.receipts.ReceiptFontError` (the server
-    does not start) if the ``receipt_font`` setting names no usable CJK font."""
+    """Add the pages to ``app``. Without a usable CJK font (the ``receipt_font`` setting) the
+    server still starts on embedded defaults: it says so once, the printable receipt page
+    and ``/verify`` work, and the PDF route answers 503 ``receipt_font_missing``."""
     settings = app.state.settings
-    app.state.receipt_font = load_receipt_font(Path(settings.receipt_font))
+    try:
+        app.state.receipt_font = load_receipt_font(Path(settings.receipt_font))
+    except ReceiptFontError as error:
+        log.warning("PDF receipts are off: %s", error)
+        app.state.receipt_font = None
     limit = LookupLimit(settings.case_lookups_per_minute)
 
     def limited(request: Request) -> Response | None:

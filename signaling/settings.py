@@ -146,8 +146,8 @@ class Settings(BaseSettings):
                                               "for photos of papers); none by default.")
     receipt_font: Path = Field(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
                                description="CJK font (TTF, OTF or TTC) for the case receipt "
-                               "PDF; Debian's fonts-noto-cjk by default. The server refuses "
-                               "to start without it.")
+                               "PDF; Debian's fonts-noto-cjk by default. Without it PDF "
+                               "receipts are off (the printable page still works).")
     case_lookups_per_minute: int = Field(20, ge=1, description="Case look-ups (/case, receipt "
                                          "pages and PDFs) one network address may make per "
                                          "minute.")

@@ -14,7 +14,7 @@ import zxingcpp
 from fontTools import subset  # type: ignore[import-untyped]
 from fontTools.ttLib import TTCollection  # type: ignore[import-untyped]
 
-from signaling.app import create_app, redact_secrets
+from signaling.app import redact_secrets
 from signaling.matters.cases import Case
 from signaling.receipts import (
     DepartmentDecision,
@@ -137,8 +137,7 @@ def test_the_default_font_is_the_simplified_chinese_face_of_noto_cjk() -> None:
     assert font.face == 2  # JP, KR, SC, TC, HK: Simplified Chinese glyph shapes
 
 
-def test_a_missing_or_unusable_font_stops_the_server_with_a_plain_message(
-        tmp_path: Path) -> None:
+def test_a_missing_or_unusable_font_is_explained_plainly(tmp_path: Path) -> None:
     with pytest.raises(ReceiptFontError, match="fonts-noto-cjk"):
         load_receipt_font(tmp_path / "missing.ttc")
     (tmp_path / "not-a-font.ttf").write_text("hello")
@@ -151,8 +150,20 @@ def test_a_missing_or_unusable_font_stops_the_server_with_a_plain_message(
     latin.save(str(tmp_path / "latin.otf"))
     with pytest.raises(ReceiptFontError, match="has no Chinese characters"):
         load_receipt_font(tmp_path / "latin.otf")
-    with pytest.raises(ReceiptFontError, match="missing.ttc does not exist"):
-        create_app(Settings(data_dir=tmp_path, receipt_font=tmp_path / "missing.ttc"))
+
+
+async def test_without_a_cjk_font_the_server_runs_and_only_the_pdf_is_refused(
+        start_server: StartServer, tmp_path: Path) -> None:
+    """A fresh machine without fonts-noto-cjk still runs the README's server: the receipt
+    page and /verify work, the PDF route says what is missing."""
+    server = await start_server(receipt_font=tmp_path / "missing.ttc")
+    case = await store_case(server.hub)
+    async with httpx.AsyncClient() as client:
+        pdf = await client.get(f"{server.http}/api/cases/{NUMBER}/receipt.pdf",
+                               params={"phone": PHONE})
+        page = await client.get(f"{server.http}/verify/{case.receipt_code}")
+    assert (pdf.status_code, pdf.json()["code"]) == (503, "receipt_font_missing")
+    assert page.status_code == 200 and NUMBER in page.text
 
 
 # --- the PDF -------------------------------------------------------------------------------
