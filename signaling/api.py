@@ -293,7 +293,7 @@ def build_router() -> APIRouter:
 
     @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics(hub: HubDep) -> str:
-        return render_metrics(hub)
+        return render_metrics(hub, await hub.case_side.cases.overdue_by_department(time.time()))
 
     return router
 
@@ -308,8 +308,10 @@ def invite_fields(invite: Invite, now: float) -> dict[str, Any]:
             and invite.uses < invite.max_uses}
 
 
-def render_metrics(hub: Hub) -> str:
-    """Prometheus text exposition of queue and agent-state figures."""
+def render_metrics(hub: Hub, overdue: dict[str, int] | None = None) -> str:
+    """Prometheus text exposition of queue and agent-state figures, and of the overdue
+    department tasks (``overdue``: counts by department; every catalog department is shown,
+    0 when it has none, so an alert clears)."""
     lines: list[str] = []
 
     def metric(name: str, kind: str, help_: str,
@@ -349,4 +351,9 @@ def render_metrics(hub: Hub) -> str:
         states[agent.state.value] = states.get(agent.state.value, 0) + 1
     metric("agents", "gauge", "Agents by state.",
            [({"state": state}, count) for state, count in sorted(states.items())])
+    if overdue is not None:
+        catalog = hub.case_side.catalog
+        departments = sorted({*(catalog.departments if catalog else ()), *overdue})
+        metric("overdue_tasks", "gauge", "Undecided department tasks past their due time.",
+               [({"department": d}, overdue.get(d, 0)) for d in departments])
     return "\n".join(lines) + "\n"

@@ -32,6 +32,7 @@ from .receipt_pages import mount as mount_receipts
 from .settings import Settings
 from .store import AuditRepository, Database
 from .store.passwords import HashingGate
+from .supervision_api import build_supervision_router
 from .tickets_api import build_tickets_router
 from .ws import serve_socket
 
@@ -217,6 +218,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_matters_router())
     app.include_router(build_webhook_router())
     app.include_router(build_cases_router())
+    app.include_router(build_supervision_router())
     app.include_router(build_tickets_router())
 
     @app.websocket("/ws/caller")

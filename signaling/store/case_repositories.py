@@ -174,6 +174,39 @@ class CaseRepository:
         async with self._db.session() as session:
             return int(await session.scalar(query) or 0)
 
+    async def overdue_tasks(self, now: float,
+                            limit: int = 200) -> builtins.list[tuple[Case, Task]]:
+        """Undecided tasks of open cases past their due time, in every department, the
+        oldest due first, each with its case (for supervisors)."""
+        query = (select(CaseTask, CaseRecord)
+                 .join(CaseRecord, CaseRecord.id == CaseTask.case_id)
+                 .where(CaseTask.state.in_([TaskState.PENDING.value,
+                                            TaskState.CORRECTION.value]),
+                        CaseRecord.state == CaseState.OPEN.value, CaseTask.due_at < now)
+                 .order_by(CaseTask.due_at, CaseTask.id).limit(limit))
+        async with self._db.session() as session:
+            rows = (await session.execute(query)).all()
+            cases: dict[int, Case] = {}
+            found = []
+            for task_row, case_row in rows:
+                if case_row.id not in cases:
+                    cases[case_row.id] = await self._load(session, case_row)
+                found.append((cases[case_row.id], cases[case_row.id].task(task_row.id)))
+            return found
+
+    async def overdue_by_department(self, now: float) -> dict[str, int]:
+        """How many undecided tasks of open cases are past their due time, by department
+        (departments with none are absent)."""
+        query = (select(CaseTask.department, func.count())
+                 .join(CaseRecord, CaseRecord.id == CaseTask.case_id)
+                 .where(CaseTask.state.in_([TaskState.PENDING.value,
+                                            TaskState.CORRECTION.value]),
+                        CaseRecord.state == CaseState.OPEN.value, CaseTask.due_at < now)
+                 .group_by(CaseTask.department))
+        async with self._db.session() as session:
+            return {department: int(count)
+                    for department, count in (await session.execute(query)).all()}
+
     @staticmethod
     async def _load(session: Any, row: CaseRecord) -> Case:
         tasks = await session.scalars(select(CaseTask).where(CaseTask.case_id == row.id))
