@@ -7,20 +7,15 @@ PostgreSQL database on 127.0.0.1:5432 (the PostgreSQL cases skip without it, or 
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import inspect, text
 
 from signaling.store import CallRepository, Database
 from signaling.store.models import Base
-from tests.store.databases import make_first_release
-
-PG_SERVER = "postgres@127.0.0.1:5432"
+from tests.store.databases import make_first_release, new_database
 
 #: rows of calls and callbacks as the first release wrote them, before phases, callback
 #: outcomes and addresses existed
@@ -34,14 +29,6 @@ OLD_ROWS = [
 ]
 
 
-async def _pg_admin(statement: str) -> None:
-    connection = await asyncpg.connect(f"postgresql://{PG_SERVER}/postgres", timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
@@ -50,25 +37,8 @@ async def _pg_admin(statement: str) -> None:
 )
 async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A database with no tables yet (nothing created)."""
-    if request.param == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}")
+    async with new_database(request.param, tmp_path) as database:
         yield database
-        await database.dispose()
-        return
-    name = f"cloud_agent_upgrade_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        await _pg_admin(f'CREATE DATABASE "{name}"')
-    except (OSError, asyncpg.PostgresError, TimeoutError):
-        message = f"PostgreSQL is not reachable at {PG_SERVER}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    database = Database(f"postgresql+asyncpg://{PG_SERVER}/{name}")
-    try:
-        yield database
-    finally:
-        await database.dispose()
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _columns(db: Database, table: str) -> set[str]:
