@@ -21,6 +21,7 @@ import { Ringer } from "./ringer.js";
 import { HelpDialog, Shortcuts } from "./shortcuts.js";
 import { StateBar } from "./state-bar.js";
 import { STRINGS } from "./strings.js";
+import { SupervisionPanel } from "./supervision-panel.js";
 import { Toasts } from "./toast.js";
 import { WrapUp } from "./wrap-up.js";
 
@@ -78,6 +79,7 @@ class AgentConsole {
     this.history = new History(app.querySelector(".panel-history"), deps);
     this.history.addEventListener("stats", (event) => this.idle.setStats(event.detail));
     this.callbacks = new Callbacks(byTestId("callbacks-panel"), deps);
+    this.overdue = new SupervisionPanel(byTestId("overdue-panel"), deps);
     this.invite = new Invite(byTestId("invite-panel"), deps);
     this.help = new HelpDialog(byTestId("help-dialog"), byTestId("help-button"));
 
@@ -153,6 +155,7 @@ class AgentConsole {
     this.wrapUp.hide();
     this.callbacks.stop();
     this.callbacks.clear();
+    this.overdue.stop();
     this.invite.clear();
     this.history.calls = [];
     this.history.render();
@@ -432,6 +435,7 @@ class AgentConsole {
     const skills = this.profile && this.profile.skills ? Object.keys(this.profile.skills) : null;
     this.queues.setSkills(skills);
     this.invite.setSkills(skills);
+    this.overdue.setRole(this.profile?.role);
   }
 
   setLanguage(language) {
@@ -454,6 +458,7 @@ class AgentConsole {
     this.queues.render();
     this.history.render();
     this.callbacks.render();
+    this.overdue.render();
     this.invite.render();
     this.desk.render();
     this.renderIdentity();
