@@ -11,6 +11,7 @@ import { MatterSession } from "./matter-session.js";
 import { MattersPanel } from "./matters-panel.js";
 import { ScreensPanel } from "./screens-panel.js";
 import { SubmissionView } from "./submission-view.js";
+import { TicketsPanel } from "./tickets-panel.js";
 
 export const DESK_TABS = ["matters", "form", "identity", "materials", "screens"];
 
@@ -38,6 +39,7 @@ export class MatterDesk {
       onSubmission: (formId) => this.submission.open(formId),
     });
     this.case = new CasePanel(root.querySelector('[data-testid="case-panel"]'), deps);
+    this.tickets = new TicketsPanel(root.querySelector('[data-testid="tickets-panel"]'), deps);
     this.identity = new IdentityPanel(root.querySelector('[data-testid="identity-panel"]'), deps);
     this.screens = new ScreensPanel(root.querySelector('[data-testid="screens-panel"]'), { ...deps, call });
     this.materials = new MaterialsPanel(root.querySelector('[data-testid="materials-panel"]'), {
@@ -74,6 +76,7 @@ export class MatterDesk {
     this.screens.setSkill(this.skill);
     this.root.hidden = false;
     document.body.classList.add("has-desk");
+    this.tickets.start();
     if (!this.catalog.categories.length) this.catalog.loadMatters(this.api).then(() => this.render()).catch(() => {});
     this.render();
   }
@@ -88,6 +91,7 @@ export class MatterDesk {
   /** A server message; true when it belonged to the desk. */
   onMessage(m) {
     if (m.type === "session_document" && this.session.callId && m.call_id && m.call_id !== this.session.callId) return true;
+    if (this.tickets.onMessage(m)) return true;
     return this.session.apply(m);
   }
 

@@ -35,7 +35,7 @@ const HANGUP_WAIT_MS = 4000;
 const MATTER_MESSAGES = new Set([
   "session_document", "form_pushed", "form_withdrawn", "field_changed", "form_submitting",
   "form_submitted", "form_reopened", "identity_set", "material_added", "screen_pushed",
-  "screen_status", "screen_closed", "case_updated",
+  "screen_status", "screen_closed", "case_updated", "ticket_created",
 ]);
 /** Our own messages whose errors are the session document's. */
 const MATTER_REQUESTS = new Set(["edit_field", "set_identity", "submit_form", "screen_status"]);

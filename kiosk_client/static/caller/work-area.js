@@ -70,6 +70,20 @@ export class WorkArea {
       if (material.source === "snapshot" && material.by === "agent") this._showSnapshot(material.kind);
     });
     i18n.addEventListener("change", () => this._renderSnapshot());
+    // A ticket made in this call: its number stays on screen to be noted down.
+    this.tickets = [];
+    this.ticketNotice = document.createElement("p");
+    this.ticketNotice.className = "banner banner--info ticket-notice";
+    this.ticketNotice.dataset.testid = "ticket-notice";
+    this.ticketNotice.hidden = true;
+    const ticketLive = document.createElement("div");
+    ticketLive.setAttribute("role", "status");
+    ticketLive.setAttribute("aria-live", "polite");
+    ticketLive.append(this.ticketNotice);
+    const snapshotLive = screen.querySelector("[data-snapshot-live]");
+    if (snapshotLive) snapshotLive.after(ticketLive);
+    else screen.append(ticketLive);
+    i18n.addEventListener("change", () => this._renderTickets());
     this._layout();
   }
 
@@ -80,7 +94,9 @@ export class WorkArea {
     if (!call) return;
     const current = call;
     current.addEventListener("matters", ({ detail }) => {
-      if (this.call === current) this.state.apply(detail.message);
+      if (this.call !== current) return;
+      if (detail.message.type === "ticket_created") this._showTicket(detail.message.ticket);
+      else this.state.apply(detail.message);
     });
     current.addEventListener("remotetracks", () => {
       if (this.call === current) this.viewer.updateScreenTrack();
@@ -105,7 +121,23 @@ export class WorkArea {
     this.reader.statusKey = null;
     this.reader.render();
     this._hideSnapshot();
+    this.tickets = [];
+    this._renderTickets();
     this._layout();
+  }
+
+  _showTicket(ticket) {
+    if (!ticket || !ticket.number || this.tickets.some((t) => t.number === ticket.number)) return;
+    this.tickets.push(ticket);
+    this._renderTickets();
+  }
+
+  _renderTickets() {
+    if (!this.ticketNotice) return;
+    const lines = this.tickets.map((ticket) => this.i18n.t("ticket_notice", {
+      number: ticket.number, kind: this.i18n.t(`ticket_kind_${ticket.kind}`) }));
+    this.ticketNotice.textContent = lines.join(" ");
+    this.ticketNotice.hidden = !lines.length;
   }
 
   _showSnapshot(kind) {
