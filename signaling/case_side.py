@@ -205,16 +205,20 @@ class CaseSide:
     # ------------------------------------------------------------ outbox
 
     async def _deliveries(self, case: c.Case, events: list[c.CaseEvent]) -> list[OutboxItem]:
-        """A ``task.created`` (or, for a task that got another matter, ``task.updated``)
-        delivery for each department with an enabled endpoint."""
+        """A ``task.created`` (``task.updated`` for a task that got another matter,
+        ``task.resubmitted`` after a correction) delivery for each department with an
+        enabled endpoint."""
         items = []
         for event in events:
-            if not isinstance(event, c.TaskCreated | c.TaskExtended):
+            if not isinstance(event, c.TaskCreated | c.TaskExtended | c.TaskResubmitted):
                 continue
             endpoint = await self.endpoints.get(event.department)
             if endpoint is None or not endpoint.enabled:
                 continue
-            kind = "task.created" if isinstance(event, c.TaskCreated) else "task.updated"
+            # A corrected task goes back to the department's system as well.
+            kind = ("task.created" if isinstance(event, c.TaskCreated) else
+                    "task.resubmitted" if isinstance(event, c.TaskResubmitted) else
+                    "task.updated")
             event_id = "evt-" + secrets.token_hex(12)
             payload = await self.task_payload(case, case.task(event.task_id), kind, event_id)
             items.append(OutboxItem(event_id, event.department, kind, payload))
@@ -281,7 +285,8 @@ class CaseSide:
     def receipt_json(self, case: c.Case) -> dict[str, str] | None:
         if case.receipt_code is None:
             return None
-        return {"code": case.receipt_code, "url": f"/api/cases/{case.number}/receipt.pdf"}
+        return {"code": case.receipt_code,
+                "url": f"/api/cases/{case.number}/receipt.pdf?code={case.receipt_code}"}
 
     def department_name(self, code: str) -> dict[str, str]:
         department = self.catalog.departments.get(code) if self.catalog else None

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from .api import STRICT_BODY, AccountDep, ApiError, HubDep
 from .hub import Hub
+from .limits import LookupLimit
 from .matters.cases import MAX_REASON, Case, CaseError, Task
 from .matters.tickets import TicketError, parse_ticket_number
 from .store.models import Account, Role
@@ -37,27 +38,6 @@ class DecisionRequest(BaseModel):
     model_config = STRICT_BODY
     decision: Literal["approve", "reject", "correction"]
     reason: str | None = Field(default=None, max_length=MAX_REASON)
-
-
-class AddressWindow:
-    """At most ``per_minute`` requests from one address in any 60 s (time passed in)."""
-
-    WINDOW = 60.0
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._times: dict[str, list[float]] = {}
-
-    def wait(self, address: str, now: float) -> float:
-        """0 if this request may go ahead (it is counted), else seconds to wait."""
-        if len(self._times) > 10_000:
-            self._times = {a: t for a, t in self._times.items() if now - t[-1] < self.WINDOW}
-        times = [t for t in self._times.get(address, []) if now - t < self.WINDOW]
-        if len(times) >= self.per_minute:
-            self._times[address] = times
-            return times[0] + self.WINDOW - now
-        self._times[address] = [*times, now]
-        return 0.0
 
 
 async def reviewer(account: AccountDep) -> Account:
@@ -171,16 +151,13 @@ def build_cases_router() -> APIRouter:
             raise ApiError(404, "not_found", "this call has no case")
         return {"call_id": call_id, "case": hub.case_side.case_json(case)}
 
-    window: dict[str, AddressWindow] = {}
-
     @router.get("/api/cases/{number}")
     async def look_up(number: str, request: Request, hub: HubDep,
                       phone: str = "") -> dict[str, Any]:
         """A case's states and times for its number and the phone on it (no login)."""
-        limit = window.setdefault("limit", AddressWindow(
-            getattr(hub.settings, "case_lookups_per_minute", 20)))
+        limit: LookupLimit = request.app.state.case_lookup_limit
         address = request.client.host if request.client else "?"
-        wait = limit.wait(address, time.monotonic())
+        wait = limit.allow(address, time.monotonic())
         if wait:
             seconds = max(1, round(wait))
             raise ApiError(429, "too_many_lookups", f"too many look-ups; try again in "

@@ -139,3 +139,25 @@ class SocketLimits:
         full = 60.0  # a bucket refills completely within a minute
         for address in [a for a, b in self._buckets.items() if now - b.updated > full]:
             del self._buckets[address]
+
+
+class LookupLimit:
+    """At most ``per_minute`` look-ups from one address in any 60 seconds (time passed in)."""
+
+    WINDOW = 60.0
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._times: dict[str, list[float]] = {}
+
+    def allow(self, address: str, now: float) -> float:
+        """0 when this look-up may go ahead (and is counted), else seconds to wait."""
+        if len(self._times) > 10_000:
+            self._times = {a: t for a, t in self._times.items() if now - t[-1] < self.WINDOW}
+        times = [t for t in self._times.get(address, []) if now - t < self.WINDOW]
+        if len(times) >= self.per_minute:
+            self._times[address] = times
+            return times[0] + self.WINDOW - now
+        times.append(now)
+        self._times[address] = times
+        return 0.0

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from .api import ApiError
+from .limits import LookupLimit
 from .matters.cases import Case, CaseState, Task, TaskState
 from .matters.catalog import Catalog
 from .matters.render import qr_svg
@@ -109,28 +110,6 @@ def ticket_result(ticket: Ticket) -> dict[str, str]:
     return {"kind_zh": kind_zh, "kind_en": kind_en, "state_zh": state_zh,
             "state_en": state_en, "due": china_time(ticket.due_at),
             "updated": china_time(ticket.updated_at)}
-
-
-class LookupLimit:
-    """At most ``per_minute`` look-ups from one address in any 60 seconds (time passed in)."""
-
-    WINDOW = 60.0
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self._times: dict[str, list[float]] = {}
-
-    def allow(self, address: str, now: float) -> float:
-        """0 when this look-up may go ahead (and is counted), else seconds to wait."""
-        if len(self._times) > 10_000:
-            self._times = {a: t for a, t in self._times.items() if now - t[-1] < self.WINDOW}
-        times = [t for t in self._times.get(address, []) if now - t < self.WINDOW]
-        if len(times) >= self.per_minute:
-            self._times[address] = times
-            return times[0] + self.WINDOW - now
-        times.append(now)
-        self._times[address] = times
-        return 0.0
 
 
 @dataclass(frozen=True)
@@ -275,7 +254,9 @@ def mount(app: FastAPI) -> None:
     except ReceiptFontError as error:
         log.warning("PDF receipts are off: %s", error)
         app.state.receipt_font = None
-    limit = LookupLimit(settings.case_lookups_per_minute)
+    # One allowance per address for every way to look a case up (these pages, the PDF and
+    # GET /api/cases/{number}).
+    limit = app.state.case_lookup_limit = LookupLimit(settings.case_lookups_per_minute)
 
     def limited(request: Request) -> Response | None:
         wait = limit.allow(_address(request), time.monotonic())

@@ -192,7 +192,7 @@ async def test_two_departments_approve_in_parallel_and_both_parties_see_it_live(
         assert set(states(done["case"]).values()) == {"approved"}
         receipt = done["case"]["receipt"]
         assert receipt is not None and receipt["code"]
-        assert receipt["url"] == f"/api/cases/{number}/receipt.pdf"
+        assert receipt["url"] == f"/api/cases/{number}/receipt.pdf?code={receipt['code']}"
 
         # the case's agent and supervisors see it; another agent does not
         mine = await http.get(f"/api/calls/{call.call_id}/case", headers=agent_auth)

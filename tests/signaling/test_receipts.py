@@ -337,3 +337,16 @@ async def test_case_lookups_are_limited_to_twenty_a_minute_per_address(
 def test_phone_numbers_in_request_lines_are_redacted_from_logs() -> None:
     line = f"GET /case/{NUMBER}/receipt?phone={PHONE} HTTP/1.1"
     assert redact_secrets(line) == f"GET /case/{NUMBER}/receipt?phone=*** HTTP/1.1"
+
+
+async def test_every_way_to_look_a_case_up_shares_one_allowance(
+        start_server: StartServer) -> None:
+    server = await start_server(case_lookups_per_minute=3)
+    await store_case(server.hub)
+    async with httpx.AsyncClient() as client:
+        pages = [await client.post(f"{server.http}/case",
+                                   data={"number": NUMBER, "phone": PHONE}) for _ in range(2)]
+        api = await client.get(f"{server.http}/api/cases/{NUMBER}", params={"phone": PHONE})
+        over = await client.get(f"{server.http}/api/cases/{NUMBER}", params={"phone": PHONE})
+    assert [p.status_code for p in pages] == [200, 200] and api.status_code == 200
+    assert (over.status_code, over.json()["code"]) == (429, "too_many_lookups")
