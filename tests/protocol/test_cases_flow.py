@@ -226,6 +226,9 @@ async def test_two_departments_approve_in_parallel_and_both_parties_see_it_live(
 async def test_correction_resubmission_and_a_rejection_that_ends_the_case(
         start_server: StartServer) -> None:
     server = await start_server()
+    # The water company also has its own system: it must hear of the resubmission too.
+    await server.hub.case_side.endpoints.set("water-company", "http://127.0.0.1:9/hook",
+                                             "water-secret", True)
     call = await connected_call(server)
     case = await call.submit("water-transfer")
     case = await call.submit("gas-transfer")
@@ -244,6 +247,8 @@ async def test_correction_resubmission_and_a_rejection_that_ends_the_case(
         case = await call.submit("water-transfer")
         assert states(case) == {"water-company": "pending", "gas-company": "pending"}
         assert len(case["tasks"]) == 2
+        kinds = [d.kind for d in await server.hub.case_side.outbox.list("water-company")]
+        assert kinds == ["task.created", "task.resubmitted"]
         # a reconnecting party gets the case with the session document
         session = server.hub.sessions[call.call_id]
         assert states(server.hub.matter_side.snapshot_message(session)["case"]) == states(case)
