@@ -53,7 +53,11 @@ async def test_old_tables_gain_the_new_columns_and_keep_their_rows(empty_db: Dat
         for statement in OLD_ROWS:
             await connection.execute(text(statement))
 
-    assert await empty_db.create_all() == ["0002", "0003", "0004", "0005"]
+    # every revision after the first release's baseline, in order
+    versions = Path(__file__).resolve().parents[2] / "signaling/store/migrations/versions"
+    later = sorted(path.name[:4] for path in versions.glob("0[0-9][0-9][0-9]_*.py"))[1:]
+    assert later[:2] == ["0002", "0003"]
+    assert await empty_db.create_all() == later
 
     for table in ("calls", "callbacks", "accounts"):
         assert await _columns(empty_db, table) == set(Base.metadata.tables[table].c.keys())
