@@ -1,12 +1,6 @@
 // Every text of the reviewers' inbox (/inbox), Simplified Chinese first and English.
 
-const zh = "zh-CN";
-
-function entries(table) {
-  const out = {};
-  for (const [key, [zhText, enText]] of Object.entries(table)) out[key] = { [zh]: zhText, en: enText };
-  return out;
-}
+import { entries } from "./strings.js";
 
 export const INBOX_STRINGS = entries({
   "app.title": ["部门审核", "Department review"],

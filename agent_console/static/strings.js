@@ -5,7 +5,8 @@
 
 const zh = "zh-CN";
 
-function entries(table) {
+/** {key: [zh, en]} -> {key: {"zh-CN": zh, en: en}}; the inbox's table uses it too. */
+export function entries(table) {
   const out = {};
   for (const [key, [zhText, enText]] of Object.entries(table)) out[key] = { [zh]: zhText, en: enText };
   return out;
