@@ -100,7 +100,7 @@ def _actor() -> str:
 
 
 async def run_admin(args: argparse.Namespace) -> int:
-    from .app import secure_data_dir
+    from .web.app import secure_data_dir
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     settings = Settings(**overrides)

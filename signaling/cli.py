@@ -96,7 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     webhook = sub.add_parser("webhook-sim", help="a department's webhook receiver for demos "
                              "and tests: verifies, dedupes, fails the first N, then calls "
                              "back with a decision")
-    from .webhook_sim import add_arguments as add_webhook_arguments
+    from .web.webhook_sim import add_arguments as add_webhook_arguments
 
     add_webhook_arguments(webhook)
 
@@ -111,7 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from .app import create_app
+    from .web.app import create_app
 
     # Everything the server writes (the SQLite files, secret.key) is for its own user only.
     os.umask(0o077)
@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kiosk_client.reader_sim import main as reader_main
 
     from .admin import main as admin_main
-    from .webhook_sim import main as webhook_main
+    from .web.webhook_sim import main as webhook_main
 
     commands = {"serve": _serve, "call": _call, "answer": _answer, "admin": admin_main,
                 "reader-sim": reader_main, "webhook-sim": webhook_main}

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import uvicorn
 
-from signaling.app import create_app
 from signaling.settings import Settings
+from signaling.web.app import create_app
 
 IN_CI = os.environ.get("CI") == "true"
 

@@ -20,9 +20,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from signaling.api import STRICT_BODY, ApiError, HubDep
 from signaling.matters.cases import TASK_TRANSITIONS, CaseError, TaskState
 from signaling.store.case_repositories import DepartmentEndpointRepository
+from signaling.web.api import STRICT_BODY, ApiError, HubDep
 
 from .inbox import WebhookInbox
 from .signing import SIGNATURE_HEADER, SignatureError, verify

@@ -1,7 +1,7 @@
 """Persistence of records (accounts, kiosks, catalog, call records, callbacks, audit,
 materials, submissions, session drafts).
 
-Never the live queue: that is the routing engine's, driven by ``signaling.hub``.
+Never the live queue: that is the routing engine's, driven by ``signaling.live.hub``.
 """
 
 from __future__ import annotations

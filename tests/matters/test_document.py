@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signaling.matter_side import CatalogForms
+from signaling.live.matter_side import CatalogForms
 from signaling.matters import SHIPPED_CATALOG
 from signaling.matters import document as doc
 from signaling.matters.catalog import load_catalog

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from signaling.ice import ice_servers_for, turn_rest_credential
+from signaling.live.ice import ice_servers_for, turn_rest_credential
+from signaling.live.ratelimit import LoginThrottle, TokenBucket
 from signaling.matters.validators import (
     is_mainland_mobile,
     is_valid_resident_id,
     is_valid_uscc,
     uscc_check_character,
 )
-from signaling.ratelimit import LoginThrottle, TokenBucket
 from signaling.settings import Settings
 from signaling.tokens import TokenError, sign, verify
 

@@ -14,7 +14,6 @@ import zxingcpp
 from fontTools import subset  # type: ignore[import-untyped]
 from fontTools.ttLib import TTCollection  # type: ignore[import-untyped]
 
-from signaling.app import redact_secrets
 from signaling.matters.cases import Case
 from signaling.receipts import (
     DepartmentDecision,
@@ -31,6 +30,7 @@ from signaling.receipts import (
 from signaling.settings import Settings
 from signaling.store.case_repositories import CaseRepository
 from signaling.tokens import sign
+from signaling.web.app import redact_secrets
 from tests.conftest import StartServer
 
 SECRET = b"k" * 32

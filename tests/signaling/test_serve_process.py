@@ -74,4 +74,4 @@ async def test_serve_keeps_its_files_private_redacts_tokens_and_logs_calls(
     assert "Created administrator" not in stdout  # --demo makes no admin
     for event in (rf"call {call_id} queued: water, kiosk", rf"call {call_id} answered by "
                   r"demo-agent-1", rf"call {call_id} ended: "):
-        assert re.search(rf"INFO signaling\.hub: {event}", stderr), (event, stderr)
+        assert re.search(rf"INFO signaling\.live\.hub: {event}", stderr), (event, stderr)

@@ -16,12 +16,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ..live.hub import Hub
+from ..live.sessions import HubError, LiveSession
+from ..matters import document as doc
+from ..store.files import MaterialRejected
+from ..tokens import TokenError, verify
 from .api import ApiError, HubDep, current_account
-from .hub import Hub
-from .matters import document as doc
-from .sessions import HubError, LiveSession
-from .store.files import MaterialRejected
-from .tokens import TokenError, verify
 
 #: material kinds a party may upload besides the catalog's (a drawn signature)
 EXTRA_KINDS = {"signature", "other"}

@@ -15,13 +15,13 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import protocol as p
+from .. import protocol as p
+from ..matters import document as doc
+from ..matters.catalog import Catalog
+from ..matters.forms import validate_values
+from ..tokens import sign
 from .connection import Connection, Role
-from .matters import document as doc
-from .matters.catalog import Catalog
-from .matters.forms import validate_values
 from .sessions import HubError, LiveSession
-from .tokens import sign
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -229,7 +229,7 @@ class MatterSide:
             return {"kind": "url", "url": screen.url,
                     "title": {"zh": "网页", "en": "Web page"}}
         if isinstance(screen, p.QrScreen):
-            from .matters.render import qr_svg
+            from ..matters.render import qr_svg
             title = screen.title or "扫码带走 / Scan to take away"
             return {"kind": "qr", "text": screen.text, "svg": qr_svg(screen.text),
                     "title": {"zh": title, "en": title}}
@@ -240,7 +240,7 @@ class MatterSide:
         is rendered to PNG pages on the server, so no PDF viewer runs on a kiosk."""
         if material["content_type"] != "application/pdf":
             return [self.material_links(call_id, material)["url"]]
-        from .matters.render import pdf_pages_to_png
+        from ..matters.render import pdf_pages_to_png
         store = self.hub.material_store
         data = await asyncio.to_thread(store.read, material["sha256"])
         try:

@@ -13,13 +13,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from .hub import Hub
-from .ratelimit import LoginThrottle
-from .store import InviteUnusable
-from .store.models import Account, Invite
-from .store.passwords import HashingBusy, HashingGate
-from .store.ticket_repositories import TicketRepository
-from .tokens import TokenError, sign, verify
+from ..live.hub import Hub
+from ..live.ratelimit import LoginThrottle
+from ..store import InviteUnusable
+from ..store.models import Account, Invite
+from ..store.passwords import HashingBusy, HashingGate
+from ..store.ticket_repositories import TicketRepository
+from ..tokens import TokenError, sign, verify
 
 
 class ApiError(Exception):

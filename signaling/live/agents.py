@@ -11,12 +11,12 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from . import protocol as p
+from .. import protocol as p
+from ..routing import events as ev
+from ..routing.model import Activity, Presence, RoutingError
+from ..tokens import TokenError, verify
 from .connection import Connection
-from .routing import events as ev
-from .routing.model import Activity, Presence, RoutingError
 from .sessions import HubError
-from .tokens import TokenError, verify
 
 if TYPE_CHECKING:
     from .hub import Hub

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 _K = TypeVar("_K")
 

@@ -21,17 +21,17 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from . import protocol as p
-from .matters import cases as c
-from .matters.catalog import Catalog
-from .sessions import LiveSession
-from .store.case_repositories import (
+from .. import protocol as p
+from ..matters import cases as c
+from ..matters.catalog import Catalog
+from ..store.case_repositories import (
     CaseNumberTaken,
     CaseRepository,
     DepartmentEndpointRepository,
     OutboxItem,
     OutboxRepository,
 )
+from .sessions import LiveSession
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -188,7 +188,7 @@ class CaseSide:
         """The one receipt of an approved case (``signaling.receipts.issue``), if that
         module is there; its code is kept with the case."""
         try:
-            from . import receipts
+            from .. import receipts
         except ImportError:
             log.warning("no receipts module: case %s approved without a receipt", case.number)
             return

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from ..live.hub import Hub
+from ..matters.cases import Case, Task
+from ..matters.tickets import Ticket
+from ..store.models import Account
+from ..store.ticket_repositories import TicketRepository
 from .api import HubDep, supervisor
-from .hub import Hub
-from .matters.cases import Case, Task
-from .matters.tickets import Ticket
-from .store.models import Account
-from .store.ticket_repositories import TicketRepository
 
 SupervisorDep = Annotated[Account, Depends(supervisor)]
 

@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import protocol as p
+from .. import protocol as p
+from ..routing import events as ev
+from ..routing.model import CallStatus, Origin, RoutingError
+from ..store import InviteUnusable
+from ..tokens import TokenError, verify
 from .connection import Connection
 from .limits import CallOwner, LimitScope
-from .routing import events as ev
-from .routing.model import CallStatus, Origin, RoutingError
 from .sessions import CallerInfo, HubError
-from .store import InviteUnusable
-from .tokens import TokenError, verify
 
 if TYPE_CHECKING:
     from .hub import Hub

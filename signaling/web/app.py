@@ -20,18 +20,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agent_console.routes import mount as mount_console
 from kiosk_client.routes import mount as mount_kiosk
 
+from ..demo import ensure_admin, seed_demo
+from ..live.connection import Role
+from ..live.hub import Hub
+from ..live.ratelimit import LoginThrottle
+from ..outbox.routes import build_webhook_router
+from ..settings import Settings
+from ..store import AuditRepository, Database
+from ..store.passwords import HashingGate
 from .api import ApiError, build_router
 from .cases_api import build_cases_router
-from .connection import Role
-from .demo import ensure_admin, seed_demo
-from .hub import Hub
 from .matters_api import build_matters_router
-from .outbox.routes import build_webhook_router
-from .ratelimit import LoginThrottle
 from .receipt_pages import mount as mount_receipts
-from .settings import Settings
-from .store import AuditRepository, Database
-from .store.passwords import HashingGate
 from .supervision_api import build_supervision_router
 from .tickets_api import build_tickets_router
 from .ws import serve_socket

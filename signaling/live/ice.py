@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 
-from .protocol import IceServer
+from ..protocol import IceServer
 
 
 def turn_rest_credential(secret: str, user_id: str, now: float, ttl: int) -> tuple[str, str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..matters.document import SessionDocument
+from ..routing.model import Origin
 from .connection import Connection
-from .matters.document import SessionDocument
-from .routing.model import Origin
 
 
 @dataclass

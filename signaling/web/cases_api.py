@@ -17,13 +17,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from ..live.hub import Hub
+from ..live.limits import LookupLimit
+from ..matters.cases import MAX_REASON, Case, CaseError, Task
+from ..matters.tickets import TicketError, parse_ticket_number
+from ..store.models import Account, Role
+from ..store.ticket_repositories import TicketRepository
 from .api import STRICT_BODY, AccountDep, ApiError, HubDep
-from .hub import Hub
-from .limits import LookupLimit
-from .matters.cases import MAX_REASON, Case, CaseError, Task
-from .matters.tickets import TicketError, parse_ticket_number
-from .store.models import Account, Role
-from .store.ticket_repositories import TicketRepository
 
 #: error codes of ``CaseError`` -> HTTP status
 CASE_ERROR_STATUS = {"unknown_task": 404, "wrong_department": 404, "invalid_decision": 422,

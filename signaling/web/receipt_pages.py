@@ -26,13 +26,12 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from .api import ApiError
-from .limits import LookupLimit
-from .matters.cases import Case, CaseState, Task, TaskState
-from .matters.catalog import Catalog
-from .matters.render import qr_svg
-from .matters.tickets import Ticket, TicketError, parse_ticket_number
-from .receipts import (
+from ..live.limits import LookupLimit
+from ..matters.cases import Case, CaseState, Task, TaskState
+from ..matters.catalog import Catalog
+from ..matters.render import qr_svg
+from ..matters.tickets import Ticket, TicketError, parse_ticket_number
+from ..receipts import (
     DepartmentDecision,
     ReceiptContent,
     ReceiptFont,
@@ -46,9 +45,10 @@ from .receipts import (
     receipt_pdf_path,
     verify_path,
 )
-from .store import AccountRepository, CallRepository
-from .store.case_repositories import CaseRepository
-from .store.ticket_repositories import TicketRepository
+from ..store import AccountRepository, CallRepository
+from ..store.case_repositories import CaseRepository
+from ..store.ticket_repositories import TicketRepository
+from .api import ApiError
 
 log = logging.getLogger(__name__)
 

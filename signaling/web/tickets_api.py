@@ -25,13 +25,13 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from . import protocol as p
+from .. import protocol as p
+from ..live.hub import Hub
+from ..matters import tickets as t
+from ..store.models import Account, Role
+from ..store.ticket_repositories import TicketNumberTaken, TicketRepository
 from .api import STRICT_BODY, AccountDep, ApiError, HubDep
 from .cases_api import agent_of_call
-from .hub import Hub
-from .matters import tickets as t
-from .store.models import Account, Role
-from .store.ticket_repositories import TicketNumberTaken, TicketRepository
 
 log = logging.getLogger(__name__)
 

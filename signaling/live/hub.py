@@ -15,30 +15,22 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from . import protocol as p
-from .agents import AgentSide
-from .callers import CallerSide
-from .case_side import CaseSide
-from .connection import Connection
-from .ice import ice_servers_for
-from .limits import LiveCallLimits, SocketLimits
-from .matter_side import MatterSide
-from .matters import SHIPPED_CATALOG
-from .matters.catalog import Catalog, load_catalog, load_catalog_files
-from .outbox.worker import OutboxWorker
-from .routing import actions as act
-from .routing import events as ev
-from .routing.engine import Engine
-from .routing.model import (
+from .. import protocol as p
+from ..matters import SHIPPED_CATALOG
+from ..matters.catalog import Catalog, load_catalog, load_catalog_files
+from ..outbox.worker import OutboxWorker
+from ..routing import actions as act
+from ..routing import events as ev
+from ..routing.engine import Engine
+from ..routing.model import (
     Activity,
     CallStatus,
     Disposition,
     RoutingConfig,
     RoutingError,
 )
-from .sessions import CallerInfo, HubError, LiveSession
-from .settings import Settings
-from .store import (
+from ..settings import Settings
+from ..store import (
     AccountRepository,
     AuditRepository,
     CallbackRepository,
@@ -52,9 +44,17 @@ from .store import (
     MaterialRepository,
     SubmissionRepository,
 )
-from .store.files import MaterialStore
-from .store.models import CallPhase
-from .tokens import sign
+from ..store.files import MaterialStore
+from ..store.models import CallPhase
+from ..tokens import sign
+from .agents import AgentSide
+from .callers import CallerSide
+from .case_side import CaseSide
+from .connection import Connection
+from .ice import ice_servers_for
+from .limits import LiveCallLimits, SocketLimits
+from .matter_side import MatterSide
+from .sessions import CallerInfo, HubError, LiveSession
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import WebSocket, WebSocketDisconnect
 
-from . import protocol as p
-from .connection import Close, Connection, Role
-from .hub import Hub
-from .ratelimit import TokenBucket
-from .routing.model import RoutingError
-from .sessions import HubError
+from .. import protocol as p
+from ..live.connection import Close, Connection, Role
+from ..live.hub import Hub
+from ..live.ratelimit import TokenBucket
+from ..live.sessions import HubError
+from ..routing.model import RoutingError
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .outbox.signing import EVENT_HEADER, SIGNATURE_HEADER, SignatureError, sign, verify
+from ..outbox.signing import EVENT_HEADER, SIGNATURE_HEADER, SignatureError, sign, verify
 
 DECISIONS = ("approve", "reject", "correction")
 #: reasons given when none is on the command line (reject and correction need one)
