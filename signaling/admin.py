@@ -62,6 +62,11 @@ def add_parser(sub: Any) -> None:
     kiosk.add_argument("--name", required=True, help="the kiosk's name, e.g. 武原1号")
     kiosk.add_argument("--town", required=True, help="shown to agents, e.g. 海盐县武原街道")
     kiosk.add_argument("--partition", default="default", help="district [default]")
+    revoke = actions.add_parser("revoke-kiosk", help="revoke a kiosk's token: running "
+                                "servers refuse its new calls within their directory refresh "
+                                "(1 s by default); a call in progress goes on")
+    revoke.add_argument("kiosk_id", help="the kiosk's id, as add-kiosk and list-kiosks print")
+    actions.add_parser("list-kiosks", help="list kiosks")
     actions.add_parser("list-agents", help="list accounts")
     reviewer = actions.add_parser("add-reviewer", help="create a department reviewer (decides "
                                   "that department's tasks in /inbox)")
@@ -153,6 +158,18 @@ async def run_admin(args: argparse.Namespace) -> int:
                 "partition": args.partition})
             print(f"kiosk {kiosk.id} ({args.name}, {args.town}) provisioned.")
             print(f"open once on the kiosk: /kiosk?token={token}")
+        elif args.action == "revoke-kiosk":
+            revoked = await KioskRepository(db).revoke(args.kiosk_id)
+            if revoked is None:
+                print(f"no kiosk {args.kiosk_id!r}")
+                return 1
+            await audit.append(_actor(), "kiosk_revoked", {
+                "kiosk_id": revoked.id, "name": revoked.name, "town": revoked.town})
+            print(f"kiosk {revoked.id} ({revoked.name}) revoked; servers refuse its token "
+                  "within their directory refresh")
+        elif args.action == "list-kiosks":
+            for kiosk in await KioskRepository(db).list():
+                print(f"{kiosk.id:<24} {kiosk.partition:<12} {kiosk.town} {kiosk.name}")
         else:
             for account in await AccountRepository(db).list():
                 print(f"{account.username:<24} {account.role:<11} {account.partition:<12} "

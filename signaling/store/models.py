@@ -412,3 +412,14 @@ class TicketRecord(Base):
     resolved_at: Mapped[float | None] = mapped_column(Float)
     #: ``{at, by, text, state}`` per change, oldest first
     notes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class DirectoryStamp(Base):
+    """A counter bumped by every write to what servers keep in memory (kiosks, accounts, the
+    skill catalog), in the same transaction; a server that reads a new value reloads its
+    copy (``signaling.live.directory``). One row, ``name = "directory"``."""
+
+    __tablename__ = "directory_stamps"
+
+    name: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

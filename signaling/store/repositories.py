@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from signaling.store.database import Database
+from signaling.store.directory_repository import bump_directory
 from signaling.store.models import (
     Account,
     AuditEntry,
@@ -103,6 +104,7 @@ class AccountRepository:
         try:
             async with self._db.session() as session, session.begin():
                 session.add(account)
+                await bump_directory(session)
         except IntegrityError as error:
             raise AccountExists(username) from error
         return account
@@ -182,7 +184,24 @@ class KioskRepository:
         )
         async with self._db.session() as session, session.begin():
             session.add(kiosk)
+            await bump_directory(session)
         return kiosk
+
+    async def revoke(self, kiosk_id: str) -> Kiosk | None:
+        """Delete the kiosk, so its token is refused (by running servers within their
+        directory refresh); the removed kiosk, or ``None`` if there was none. Call records
+        keep its id."""
+        async with self._db.session() as session, session.begin():
+            kiosk = await session.get(Kiosk, kiosk_id)
+            if kiosk is None:
+                return None
+            await session.delete(kiosk)
+            await bump_directory(session)
+        return kiosk
+
+    async def list(self) -> builtins.list[Kiosk]:
+        async with self._db.session() as session:
+            return builtins.list(await session.scalars(select(Kiosk).order_by(Kiosk.id)))
 
     async def find_by_token(self, token: str) -> Kiosk | None:
         async with self._db.session() as session:
@@ -204,6 +223,7 @@ class CatalogRepository:
         async with self._db.session() as session, session.begin():
             for skill in skills:
                 await session.merge(Skill(**skill))
+            await bump_directory(session)
 
     async def list_skills(self) -> list[Skill]:
         async with self._db.session() as session:

@@ -1,0 +1,99 @@
+"""Admission of new call requests: shed load with ``busy`` rather than queue what the server
+cannot finish (issue 9).
+
+A call request that is queued costs the server work for minutes (offer, session, relay,
+records); one refused with ``busy`` and a retry hint costs one reply. So when the server is
+behind, new requests are refused early and cheaply, and calls already queued keep their
+promise. The signals, each measured, none guessed:
+
+- **event-loop lag**: how late a timer fires. Every frame waits at least this long before
+  it is read, so it is the server's own queueing delay; held for a short while after a
+  spike so that the burst which caused it is shed too.
+- **call-record backlog**: record writes asked for and not yet done. Past the limit, more
+  calls would only lengthen the queue of writes the store cannot keep up with.
+- **identifications under way**: call requests waiting for the store to say who is calling
+  (invite links; kiosks and companies are decided in memory, ``directory.py``).
+
+Pure like the routing engine: readings and time are passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from enum import StrEnum
+
+#: seconds over which a lag spike fades (so a burst that caused it is shed as well)
+LAG_HOLD = 0.25
+#: how often the event-loop lag is sampled (seconds)
+LAG_SAMPLE_INTERVAL = 0.05
+
+
+class Overload(StrEnum):
+    """Why a call request was refused with ``busy``."""
+
+    #: the event loop runs late: frames already wait before they are read
+    LOOP_LAG = "loop_lag"
+    #: too many call-record writes are waiting
+    RECORD_BACKLOG = "record_backlog"
+    #: too many call requests wait for the store to identify the caller
+    IDENTIFYING = "identifying"
+
+
+class Admission:
+    """Decides, from the server's load readings, whether a new call may be queued."""
+
+    def __init__(self, *, max_loop_lag: float, max_record_backlog: int,
+                 max_identifying: int, retry_after_ms: int,
+                 rng: random.Random | None = None) -> None:
+        self.max_loop_lag = max_loop_lag
+        self.max_record_backlog = max_record_backlog
+        self.max_identifying = max_identifying
+        self.retry_after_ms_mean = retry_after_ms
+        self._rng = rng or random.Random()
+        self._lag = 0.0
+        self._lag_at = 0.0
+        #: call requests being identified right now
+        self.identifying = 0
+        #: requests refused so far, by reason (for /metrics)
+        self.refused: dict[Overload, int] = {reason: 0 for reason in Overload}
+
+    def observe_loop_lag(self, lag: float, now: float) -> None:
+        """A lag sample; the reading is the larger of it and the last spike, faded."""
+        if lag >= self.loop_lag(now):
+            self._lag, self._lag_at = lag, now
+
+    def loop_lag(self, now: float) -> float:
+        """The current lag reading in seconds."""
+        return self._lag * math.exp(-max(0.0, now - self._lag_at) / LAG_HOLD)
+
+    def refusal(self, now: float, record_backlog: int) -> Overload | None:
+        """Why a new call request must be refused now, or ``None`` to admit it (and count
+        the refusal)."""
+        reason: Overload | None = None
+        if self.loop_lag(now) > self.max_loop_lag:
+            reason = Overload.LOOP_LAG
+        elif record_backlog > self.max_record_backlog:
+            reason = Overload.RECORD_BACKLOG
+        elif self.identifying >= self.max_identifying:
+            reason = Overload.IDENTIFYING
+        if reason is not None:
+            self.refused[reason] += 1
+        return reason
+
+    def retry_after_ms(self) -> int:
+        """The hint sent with ``busy``: the mean, jittered by ±50 % so that refused
+        callers do not all come back at the same moment."""
+        return int(self.retry_after_ms_mean * self._rng.uniform(0.5, 1.5))
+
+
+async def watch_loop_lag(admission: Admission,
+                         interval: float = LAG_SAMPLE_INTERVAL) -> None:
+    """Sample the event loop's lag every ``interval`` seconds until cancelled."""
+    loop = asyncio.get_running_loop()
+    while True:
+        expected = loop.time() + interval
+        await asyncio.sleep(interval)
+        now = loop.time()
+        admission.observe_loop_lag(max(0.0, now - expected), now)
