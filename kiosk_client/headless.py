@@ -25,15 +25,18 @@ from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCIceServer,
+    RTCIceTransportPolicy,
     RTCPeerConnection,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
+from av import VideoFrame
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from kiosk_client.headless_forms import FormFiller
+from media.stamped import LatencyProbe, stamped_media_source
 from media.synthetic import open_media_source
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,9 @@ class CallTimings:
     first_remote_frame_ms: float | None = None
     frames_received: int = 0
     ended_reason: str | None = None
+    #: glass-to-glass latency of the remote video (``LatencyProbe.summary``): present when
+    #: the far side sends the stamped test pattern (a headless peer's default)
+    glass_to_glass_ms: dict[str, float | int] | None = None
 
 
 def format_timings(t: CallTimings) -> str:
@@ -78,10 +84,15 @@ def format_timings(t: CallTimings) -> str:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f} ms"
 
+    latency = t.glass_to_glass_ms
+    glass = "-" if latency is None else (
+        f"p50 {latency['p50']:.0f} ms, p95 {latency['p95']:.0f} ms, max {latency['max']:.0f} ms "
+        f"over {latency['samples']} frames")
     return (
         f"call {t.call_id or '?'}: queued {ms(t.queued_ms)}, ringing {ms(t.ringing_ms)}, "
         f"connected {ms(t.connected_ms)}, first frame {ms(t.first_remote_frame_ms)}, "
-        f"{t.frames_received} frames received, ended: {t.ended_reason or '-'}"
+        f"{t.frames_received} frames received, glass-to-glass {glass}, "
+        f"ended: {t.ended_reason or '-'}"
     )
 
 
@@ -94,11 +105,13 @@ def websocket_url(server: str, path: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, "", ""))
 
 
-def rtc_configuration(ice_servers: list[dict[str, Any]] | None) -> RTCConfiguration:
-    """The server's RTCIceServer dicts as aiortc configuration.
+def rtc_configuration(ice_servers: list[dict[str, Any]] | None,
+                      ice_transport_policy: str | None = None) -> RTCConfiguration:
+    """The server's RTCIceServer dicts and ICE transport policy as aiortc configuration.
 
     An empty list stays empty: aiortc would otherwise fall back to a public Google STUN
-    server, which a closed government network cannot reach.
+    server, which a closed government network cannot reach. ``relay`` (the server's
+    ``ice_transport_policy`` in ``connected``) gathers only TURN candidates.
     """
     servers = []
     for entry in ice_servers or []:
@@ -107,7 +120,9 @@ def rtc_configuration(ice_servers: list[dict[str, Any]] | None) -> RTCConfigurat
             continue
         servers.append(RTCIceServer(urls=urls, username=entry.get("username"),
                                     credential=entry.get("credential")))
-    return RTCConfiguration(iceServers=servers)
+    policy = (RTCIceTransportPolicy.RELAY if ice_transport_policy == "relay"
+              else RTCIceTransportPolicy.ALL)
+    return RTCConfiguration(iceServers=servers, iceTransportPolicy=policy)
 
 
 class _Signaling:
@@ -145,14 +160,18 @@ class _PeerSession:
     """One call's peer connection: local tracks out, remote tracks drained and counted."""
 
     def __init__(self, ice_servers: list[dict[str, Any]] | None, media: str | None,
-                 label: str, on_first_frame: Callable[[], None]) -> None:
-        self.pc = RTCPeerConnection(configuration=rtc_configuration(ice_servers))
+                 label: str, on_first_frame: Callable[[], None],
+                 ice_transport_policy: str | None = None) -> None:
+        self.pc = RTCPeerConnection(
+            configuration=rtc_configuration(ice_servers, ice_transport_policy))
         self.frames_received = 0
+        self.latency = LatencyProbe()
         self._on_first_frame = on_first_frame
         self._drains: set[asyncio.Task[None]] = set()
         self._early_candidates: list[dict[str, Any]] = []
         self.local_tracks: list[MediaStreamTrack] = []
-        audio, video = open_media_source(media, label=label)
+        audio, video = (stamped_media_source(label) if media is None
+                        else open_media_source(media, label=label))
         for kind, track in (("audio", audio), ("video", video)):
             if track is None:
                 self.pc.addTransceiver(kind, direction="recvonly")
@@ -167,11 +186,13 @@ class _PeerSession:
         task.add_done_callback(self._drains.discard)
 
     async def _drain(self, track: MediaStreamTrack) -> None:
-        """Decode the remote track until it ends; video frames are counted."""
+        """Decode the remote track until it ends; video frames are counted and their
+        stamps read."""
         with contextlib.suppress(MediaStreamError):
             while True:
-                await track.recv()
-                if track.kind == "video":
+                frame = await track.recv()
+                if isinstance(frame, VideoFrame):
+                    self.latency.observe(frame)
                     self.frames_received += 1
                     if self.frames_received == 1:
                         self._on_first_frame()
@@ -336,10 +357,11 @@ async def place_call(
                     timings.call_id = message.get("call_id", timings.call_id)
                     timings.connected_ms = clock.ms()
                     emit("connected", call_id=timings.call_id, ms=timings.connected_ms,
-                         peer=message.get("peer"))
+                         peer=message.get("peer"),
+                         ice_transport_policy=message.get("ice_transport_policy", "all"))
                     hangup_at = clock.now() + hold
                     session = _PeerSession(message.get("ice_servers"), media, "caller",
-                                           first_frame)
+                                           first_frame, message.get("ice_transport_policy"))
                     offer = await session.create_offer()
                     await signaling.send("sdp", call_id=timings.call_id, description=offer)
                 elif kind == "sdp" and session is not None:
@@ -363,6 +385,7 @@ async def place_call(
         finally:
             if session is not None:
                 timings.frames_received = session.frames_received
+                timings.glass_to_glass_ms = session.latency.summary()
                 await session.close()
             if not finished:
                 # Leave the queue or the call now rather than after the resume grace.
@@ -370,7 +393,7 @@ async def place_call(
                     async with asyncio.timeout(1.0):
                         await signaling.send("hangup")
     emit("ended", call_id=timings.call_id, ms=clock.ms(), reason=timings.ended_reason,
-         frames_received=timings.frames_received)
+         frames_received=timings.frames_received, glass_to_glass_ms=timings.glass_to_glass_ms)
     return timings
 
 
@@ -502,7 +525,8 @@ async def answer_calls(
                     call = current
                     call.timings.connected_ms = call.clock.ms()
                     emit("connected", call_id=call_id, ms=call.timings.connected_ms,
-                         peer=message.get("peer"))
+                         peer=message.get("peer"),
+                         ice_transport_policy=message.get("ice_transport_policy", "all"))
                     call.hangup_at = loop.time() + hold
 
                     def first_frame(call: _AgentCall = call) -> None:
@@ -511,7 +535,8 @@ async def answer_calls(
                              ms=call.timings.first_remote_frame_ms)
 
                     call.session = _PeerSession(message.get("ice_servers"), media, "agent",
-                                                first_frame)
+                                                first_frame,
+                                                message.get("ice_transport_policy"))
                     if push or form_values:
                         filler = FormFiller("agent", form_values or {}, server,
                                             signaling.send, emit)
@@ -532,13 +557,15 @@ async def answer_calls(
                     call.timings.ended_reason = str(message.get("reason", "ended"))
                     if call.session is not None:
                         call.timings.frames_received = call.session.frames_received
+                        call.timings.glass_to_glass_ms = call.session.latency.summary()
                         await call.session.close()
                         call.session = None
                     completed.append(call.timings)
                     last_call_id = call.call_id
                     emit("ended", call_id=call.call_id, ms=call.clock.ms(),
                          reason=call.timings.ended_reason,
-                         frames_received=call.timings.frames_received)
+                         frames_received=call.timings.frames_received,
+                         glass_to_glass_ms=call.timings.glass_to_glass_ms)
                     idle_deadline = loop.time() + timeout
                     if len(completed) >= calls:
                         if call.call_id in wrapped_up:

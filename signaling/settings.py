@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     turn_secret: str | None = Field(None, description="coturn static-auth-secret; enables "
                                     "TURN REST credentials.")
     turn_ttl: int = Field(3600, gt=0, description="Lifetime of minted TURN credentials.")
+    ice_transport_policy: Literal["all", "relay"] = Field(
+        "all", description="'relay' sends every call's media through TURN "
+        "(iceTransportPolicy relay on both sides); needs turn_urls and turn_secret.")
+    relay_kiosks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Kiosk ids on hostile networks whose calls are "
+        "always relayed through TURN, whatever ice_transport_policy says.")
 
     kiosk_idle_seconds: float = Field(60.0, gt=0, description="Seconds without a touch "
                                       "before a kiosk wipes itself (menus, callback form).")
@@ -163,7 +169,17 @@ class Settings(BaseSettings):
 
     demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
 
-    @field_validator("stun_urls", "turn_urls", "screen_url_allowlist", mode="before")
+    @model_validator(mode="after")
+    def _relay_needs_turn(self) -> Settings:
+        """A relay-only call without a TURN server can never get media: refuse to start."""
+        if ((self.ice_transport_policy == "relay" or self.relay_kiosks)
+                and not (self.turn_urls and self.turn_secret)):
+            raise ValueError("ice_transport_policy 'relay' and relay_kiosks need turn_urls "
+                             "and turn_secret")
+        return self
+
+    @field_validator("stun_urls", "turn_urls", "relay_kiosks", "screen_url_allowlist",
+                     mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Environment values are comma-separated (or a JSON list)."""

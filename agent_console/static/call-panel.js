@@ -149,6 +149,7 @@ export class CallPanel extends EventTarget {
       role: message.role || "answerer",
       polite: message.polite ?? true,
       iceServers: message.ice_servers || [],
+      iceTransportPolicy: message.ice_transport_policy,
       localStream: stream,
     });
     this.session.addEventListener("remotetrack", () => this._attachRemote());

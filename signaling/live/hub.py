@@ -329,17 +329,27 @@ class Hub:
         self.to_caller(action.call_id, document)
         self.to_agent(action.agent_id, document)
 
+    def ice_transport_policy(self, call_id: str) -> str:
+        """``relay`` when this call's media must go through TURN (the global setting, or a
+        kiosk on a hostile network), else ``all``; both parties get the same policy."""
+        info = self.callers.get(call_id)
+        if info is not None and info.kiosk_id in self.settings.relay_kiosks:
+            return "relay"
+        return self.settings.ice_transport_policy
+
     def connected_for_caller(self, session: LiveSession) -> dict[str, Any]:
         profile = self.agent_profiles.get(session.agent_id, {})
         return p.outbound(
             "connected", call_id=session.call_id, role="offerer", polite=False,
             ice_servers=session.ice_servers["caller"],
+            ice_transport_policy=self.ice_transport_policy(session.call_id),
             peer={"display_name": profile.get("display_name", session.agent_id)})
 
     def connected_for_agent(self, session: LiveSession, info: CallerInfo) -> dict[str, Any]:
         return p.outbound(
             "connected", call_id=session.call_id, role="answerer", polite=True,
             ice_servers=session.ice_servers["agent"],
+            ice_transport_policy=self.ice_transport_policy(session.call_id),
             answered_at=round(self.wall(session.started_at), 3),
             peer={"origin": info.origin.value, "label": info.label, "skill": info.skill,
                   "company": info.company, "language": info.language})

@@ -282,6 +282,7 @@ export class CallerCall extends EventTarget {
       const session = new MediaSession(this.signaling, {
         callId: message.call_id, role: message.role, polite: message.polite,
         iceServers: message.ice_servers || [], localStream: stream,
+        iceTransportPolicy: message.ice_transport_policy,
       });
       this.session = session;
       session.addEventListener("remotetrack", () => {

@@ -10,7 +10,8 @@ export class MediaSession extends EventTarget {
   /**
    * @param {import("./signaling.js").SignalingClient} signaling
    * @param {{callId: string, role: "offerer"|"answerer", polite: boolean,
-   *          iceServers: RTCIceServer[], localStream: MediaStream}} options
+   *          iceServers: RTCIceServer[], iceTransportPolicy?: "all"|"relay",
+   *          localStream: MediaStream}} options
    */
   constructor(signaling, options) {
     super();
@@ -24,7 +25,12 @@ export class MediaSession extends EventTarget {
     this.ignoreOffer = false;
     this.closed = false;
     this.pendingCandidates = [];
-    this.pc = new RTCPeerConnection({ iceServers: options.iceServers || [] });
+    // "relay" (the server's ice_transport_policy, for kiosks on hostile networks): media
+    // only through TURN, never host or server-reflexive candidates.
+    this.pc = new RTCPeerConnection({
+      iceServers: options.iceServers || [],
+      iceTransportPolicy: options.iceTransportPolicy === "relay" ? "relay" : "all",
+    });
     for (const track of this.localStream ? this.localStream.getTracks() : []) {
       this.pc.addTrack(track, this.localStream);
     }
