@@ -12,6 +12,11 @@ Transition rules (the only place agent activity and call status change):
                                                      (agent BUSY -> WRAP_UP)
     agent  WRAP_UP   --timer or agent-->  IDLE
 
+Every change to an agent ends in ``_agent_changed``, which files the agent again in the
+derived indexes (idle agents by district, skill and level in longest-idle order, staffing
+by level: ``agent_index.py``) and announces its state; dispatch reads those indexes, so
+its cost per event does not grow with the number of agents.
+
 Presence (the agent's choice) is changed by the agent, except one system move: after
 ``max_no_answer`` missed offers in a row the agent is set not-ready("missed"). The system
 never sets anyone ready.
@@ -26,9 +31,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import events as ev
+from . import snapshot as snapshots
 from .actions import (
     Action,
     AgentStateChanged,
@@ -42,6 +49,7 @@ from .actions import (
     OfferCancelled,
     PositionChanged,
 )
+from .agent_index import AgentIndex, IdleLine
 from .invariants import find_violations
 from .model import (
     Activity,
@@ -56,7 +64,7 @@ from .model import (
 )
 from .stats import AgentStats, QueueCounters, QueueStats, queue_snapshot
 from .strategies import Strategy, longest_idle
-from .tiers import may_serve, preference, queue_may_match
+from .tiers import may_serve, serving_levels, widened_to_partition
 from .timers import Timer, TimerHeap, TimerKind
 
 
@@ -75,6 +83,8 @@ class Engine:
         self._seq = 0
         self._dirty: set[tuple[str, str]] = set()
         self._out: list[Action] = []
+        self._index = AgentIndex()
+        self._rebuild_indexes()
         self._handlers: dict[type, Callable[[object, float], None]] = {
             ev.AgentLogin: self._on_agent_login,  # type: ignore[dict-item]
             ev.AgentLogout: self._on_agent_logout,  # type: ignore[dict-item]
@@ -127,6 +137,17 @@ class Engine:
             self._timers.pop()
         return head.at if head is not None else None
 
+    def snapshot(self) -> dict[str, Any]:
+        """The base state as JSON-ready data (signaling/routing/snapshot.py)."""
+        return snapshots.snapshot(self)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Replace the state with a ``snapshot()``; derived indexes are rebuilt from it."""
+        snapshots.restore(self, state)
+        rebuild = getattr(self, "_rebuild_indexes", None)
+        if rebuild is not None:
+            rebuild()
+
     def waiting_calls(self, partition: str | None = None) -> list[Call]:
         """Calls in the queue (waiting or ringing), in service order within each queue."""
         return [
@@ -145,22 +166,18 @@ class Engine:
 
     def queue_stats(self, now: float) -> list[QueueStats]:
         """Statistics of every queue that has seen a call or has staffed agents."""
-        keys = set(self._counters)
-        for agent in self.agents.values():
-            if agent.presence is not Presence.OFFLINE:
-                keys.update((agent.partition, skill) for skill in agent.skills)
+        keys = set(self._counters) | self._index.staffed_queues()
         result = []
         for partition, skill in sorted(keys):
             if skill.startswith("@"):
                 continue
             queue = self._queues.get((partition, skill), [])
-            staffed = [a for a in self._staffed(partition, skill)]
             result.append(queue_snapshot(
                 partition, skill, self._counters.get((partition, skill), QueueCounters()),
                 waiting=len(queue),
                 longest_wait=max((now - c.enqueued_at for c in queue), default=0.0),
-                staffed_agents=len(staffed),
-                ready_agents=sum(1 for a in staffed if a.available(now)),
+                staffed_agents=self._index.staffed(partition, skill),
+                ready_agents=self._index.ready(partition, skill, now),
             ))
         return result
 
@@ -183,6 +200,10 @@ class Engine:
         """Broken invariants, empty when healthy. Run by tests and by the live self-check."""
         return find_violations(self, now)
 
+    def index_problems(self, now: float) -> list[str]:
+        """How the derived agent indexes differ from the agents; empty when in step."""
+        return self._index.problems(self.agents.values(), now)
+
     def queues(self) -> Mapping[tuple[str, str], Sequence[Call]]:
         """Calls in each queue ((district, skill) or (district, "@agent")), in order."""
         return self._queues
@@ -195,6 +216,11 @@ class Engine:
         asked at one instant.
         """
         return self._eligible(agent, call, now, best_levels)
+
+    def _rebuild_indexes(self) -> None:
+        """Derive the agent indexes from ``agents`` afresh (at construction, and after
+        the agents are restored from elsewhere)."""
+        self._index = AgentIndex.build(self.agents.values())
 
     # ------------------------------------------------------------------ validation
 
@@ -265,7 +291,7 @@ class Engine:
             agent.idle_since = now
             agent.missed_in_row = 0
         self._mark_agent_queues_dirty(agent)
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
         if before != (agent.partition, set(agent.skills)):
             # A refresh may have left a queue with nobody to serve it.
             self._offer_callbacks_where_unstaffed(before[0])
@@ -282,7 +308,7 @@ class Engine:
         agent.not_ready_reason = None
         agent.detached = False
         self._mark_agent_queues_dirty(agent)
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
         self._offer_callbacks_where_unstaffed(agent.partition)
 
     def _on_agent_detached(self, event: ev.AgentDetached, now: float) -> None:
@@ -290,6 +316,7 @@ class Engine:
         agent.detached = True
         if agent.activity is Activity.RESERVED:
             self._cancel_offer(agent, now, reason="agent_detached", block=0.0)
+        self._agent_changed(agent, announce=False)
 
     def _on_set_ready(self, event: ev.AgentSetReady, now: float) -> None:
         agent = self.agents[event.agent_id]
@@ -298,7 +325,7 @@ class Engine:
         agent.presence = Presence.READY
         agent.not_ready_reason = None
         agent.missed_in_row = 0  # the reject/no-answer delay still runs its course
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
 
     def _on_set_not_ready(self, event: ev.AgentSetNotReady, now: float) -> None:
         agent = self.agents[event.agent_id]
@@ -306,12 +333,12 @@ class Engine:
             self._cancel_offer(agent, now, reason="agent_not_ready", block=0.0)
         agent.presence = Presence.NOT_READY
         agent.not_ready_reason = event.reason
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
 
     def _on_set_auto_answer(self, event: ev.AgentSetAutoAnswer, now: float) -> None:
         agent = self.agents[event.agent_id]
         agent.auto_answer = event.enabled
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
 
     def _on_accept(self, event: ev.AgentAccept, now: float) -> None:
         self._connect(self.calls[event.call_id], self.agents[event.agent_id], now)
@@ -399,7 +426,7 @@ class Engine:
             auto_answer=agent.auto_answer,
         ))
         self._out.append(CallRinging(call.id, agent.id))
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
         if agent.auto_answer:
             self._connect(call, agent, now)
         else:
@@ -421,7 +448,7 @@ class Engine:
         if waited <= self.config.service_level_threshold:
             counters.answered_within_sl += 1
         self._out.append(CallConnected(call.id, agent.id, waited))
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
 
     def _cancel_offer(self, agent: Agent, now: float, *, reason: str, block: float,
                       requeue: bool = True) -> None:
@@ -441,7 +468,7 @@ class Engine:
             self._out.append(CallRequeued(call.id, reason))
             if now - call.enqueued_at >= self.config.max_wait:
                 self._offer_callback(call, "max_wait")  # its timer fired while ringing
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
 
     def _time_out_offer(self, call: Call, now: float) -> None:
         agent = self.agents[call.agent_id or ""]
@@ -452,7 +479,7 @@ class Engine:
         if agent.missed_in_row >= self.config.max_no_answer:
             agent.presence = Presence.NOT_READY
             agent.not_ready_reason = "missed"
-            self._emit_agent_state(agent)
+            self._agent_changed(agent)
 
     def _end_unanswered(self, call: Call, now: float, *, reason: str,
                         disposition: Disposition) -> None:
@@ -494,7 +521,7 @@ class Engine:
         agent.wrap_up_queue = (call.partition, call.skill)
         self._out.append(CallEnded(call.id, agent.id, reason, Disposition.COMPLETED,
                                    call.enqueued_at, call.answered_at, now))
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
         del self.calls[call.id]
 
     def _finish_wrap_up(self, agent: Agent, now: float) -> None:
@@ -512,53 +539,88 @@ class Engine:
         agent.answered_at = None
         agent.wrap_up_until = None
         agent.idle_since = now
-        self._emit_agent_state(agent)
+        self._agent_changed(agent)
 
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self, now: float) -> None:
         """Give each waiting call, in service order, the best eligible available agent."""
-        free = [a for a in self.agents.values() if a.available(now)]
+        free = self._index.idle_unblocked(now)
         if not free:
             return
         best_levels: dict[tuple[str, str], int | None] = {}
-        candidates: list[list[Call]] = []
-        for key, queue in self._queues.items():
-            if queue and queue_may_match(key[0], key[1],
-                                         min(c.enqueued_at for c in queue), free, now,
-                                         self.config):
-                candidates.append(queue)
-        calls: Iterable[Call] = heapq.merge(*candidates, key=lambda c: c.order_key)
-        for call in list(calls):
+        # Copies: an auto-answered offer takes its call out of the queue at once.
+        candidates = [list(queue) for key, queue in self._queues.items()
+                      if queue and self._queue_may_match(key, queue, now)]
+        for call in heapq.merge(*candidates, key=lambda c: c.order_key):
             if call.status is not CallStatus.WAITING or call.detached_at is not None:
                 continue
-            eligible = [a for a in free if self._eligible(a, call, now, best_levels)]
-            if not eligible:
+            agent = self._choose(call, now, best_levels)
+            if agent is None:
                 continue
-            agent = self._choose(call, eligible)
-            free.remove(agent)
             self._offer(call, agent, now)
+            free -= 1
             if not free:
                 return
+
+    def _queue_may_match(self, key: tuple[str, str], queue: list[Call], now: float) -> bool:
+        """Cheap pre-filter: could any idle agent serve some call of this queue now?"""
+        partition, skill = key
+        if skill.startswith("@"):
+            target = self.agents.get(skill[1:])
+            return target is not None and target.available(now)
+        if self._index.idle_by_level(partition, skill):
+            return True
+        return bool(self._index.idle_in(partition)) and \
+            now - min(c.enqueued_at for c in queue) >= self.config.widen_to_partition_after
 
     def _eligible(self, agent: Agent, call: Call, now: float,
                   best_levels: dict[tuple[str, str], int | None] | None = None) -> bool:
         """Available now and allowed by the tiers (best levels cached per dispatch)."""
         if not agent.available(now):
             return False
+        return may_serve(agent, call, now, self.config, self._best_level(call, best_levels))
+
+    def _best_level(self, call: Call,
+                    best_levels: dict[tuple[str, str], int | None] | None) -> int | None:
         key = (call.partition, call.skill)
         if best_levels is not None and key in best_levels:
-            best = best_levels[key]
-        else:
-            best = min((a.skills[call.skill] for a in self._staffed(*key)), default=None)
-            if best_levels is not None:
-                best_levels[key] = best
-        return may_serve(agent, call, now, self.config, best)
+            return best_levels[key]
+        best = self._index.best_level(*key)
+        if best_levels is not None:
+            best_levels[key] = best
+        return best
 
-    def _choose(self, call: Call, eligible: list[Agent]) -> Agent:
-        """Skill holders before others, best level first; the strategy breaks ties."""
-        best = min(preference(a, call) for a in eligible)
-        return self.strategy([a for a in eligible if preference(a, call) == best])
+    def _choose(self, call: Call, now: float,
+                best_levels: dict[tuple[str, str], int | None]) -> Agent | None:
+        """The agent for ``call`` now, if any: skill holders before others, best level
+        first; the strategy breaks ties among the idle agents of that tier."""
+        if call.target_agent_id is not None:
+            target = self.agents.get(call.target_agent_id)
+            return target if target is not None and target.available(now) else None
+        by_level = self._index.idle_by_level(call.partition, call.skill)
+        if by_level:
+            best = self._best_level(call, best_levels)
+            for level in serving_levels(call, now, self.config, best, by_level.keys()):
+                agent = self._pick(by_level[level], now, None)
+                if agent is not None:
+                    return agent
+        if widened_to_partition(call, now, self.config):
+            return self._pick(self._index.idle_in(call.partition), now, call.skill)
+        return None
+
+    def _pick(self, line: IdleLine, now: float, lacking: str | None) -> Agent | None:
+        """The strategy's choice among ``line``'s agents past their delay (and, with
+        ``lacking``, without that skill); the line is in longest-idle order already."""
+        if self.strategy is longest_idle:
+            for agent in line:
+                if agent.blocked_until <= now and (lacking is None
+                                                   or lacking not in agent.skills):
+                    return agent
+            return None
+        tier = [agent for agent in line if agent.blocked_until <= now
+                and (lacking is None or lacking not in agent.skills)]
+        return self.strategy(tier) if tier else None
 
     # ------------------------------------------------------------------ timers
 
@@ -627,17 +689,11 @@ class Engine:
     def _new_counters(self) -> QueueCounters:
         return QueueCounters(handle_times=deque(maxlen=self.config.handle_time_window))
 
-    def _staffed(self, partition: str, skill: str) -> Iterator[Agent]:
-        """Logged-in agents of the district holding the skill (any state but offline)."""
-        return (a for a in self.agents.values()
-                if a.presence is not Presence.OFFLINE and a.partition == partition
-                and skill in a.skills)
-
     def _anyone_staffed_for(self, call: Call) -> bool:
         if call.target_agent_id is not None:
             agent = self.agents.get(call.target_agent_id)
             return agent is not None and agent.presence is not Presence.OFFLINE
-        return any(True for _ in self._staffed(call.partition, call.skill))
+        return self._index.staffed(call.partition, call.skill) > 0
 
     def _offer_callback(self, call: Call, reason: str) -> None:
         if call.callback_offered or call.status is not CallStatus.WAITING:
@@ -665,7 +721,7 @@ class Engine:
         partition, skill = key
         if skill.startswith("@"):
             return self.config.default_handle_time
-        staffed = max(1, sum(1 for _ in self._staffed(partition, skill)))
+        staffed = max(1, self._index.staffed(partition, skill))
         times = self._counters[key].handle_times if key in self._counters else None
         handle = (sum(times) / len(times)) if times else self.config.default_handle_time
         return handle / staffed
@@ -691,6 +747,13 @@ class Engine:
                     call.last_position, call.last_estimate = position, estimate
                     self._out.append(PositionChanged(call.id, position, estimate))
         self._dirty.clear()
+
+    def _agent_changed(self, agent: Agent, *, announce: bool = True) -> None:
+        """File ``agent`` again in the indexes after a change and, unless told not to,
+        announce its state: every change to an agent ends here."""
+        self._index.update(agent)
+        if announce:
+            self._emit_agent_state(agent)
 
     def _emit_agent_state(self, agent: Agent) -> None:
         self._out.append(AgentStateChanged(agent.id, agent.state, agent.not_ready_reason

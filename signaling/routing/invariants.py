@@ -2,8 +2,9 @@
 
 Run after every step by the property tests and every few seconds by the hub's live
 self-check ("distribution must never silently stop", DESIGN.md): an agent holds at most
-one call, a call is at most at one agent, no waiting call is lost from its queue, and no
-available agent is allowed to take a call that is waiting.
+one call, a call is at most at one agent, no waiting call is lost from its queue, no
+available agent is allowed to take a call that is waiting, and the derived agent indexes
+dispatch reads agree with the agents themselves.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def find_violations(engine: Engine, now: float) -> list[str]:
     """Human-readable descriptions of every broken invariant; empty when healthy."""
-    problems: list[str] = []
+    problems: list[str] = engine.index_problems(now)
     holders: dict[str, str] = {}
     for agent in engine.agents.values():
         if agent.activity in (Activity.RESERVED, Activity.BUSY):

@@ -11,6 +11,8 @@ caller keeps its place throughout: widening changes who may serve it, never its 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from .model import Agent, Call, RoutingConfig
 
 
@@ -33,6 +35,22 @@ def may_serve(agent: Agent, call: Call, now: float, config: RoutingConfig,
     if waited >= config.widen_to_all_levels_after:
         return True
     return best_level is not None and level <= best_level
+
+
+def serving_levels(call: Call, now: float, config: RoutingConfig, best_level: int | None,
+                   idle_levels: Collection[int]) -> list[int]:
+    """Of ``idle_levels``, the levels of ``call.skill`` whose holders may take ``call`` at
+    ``now``, best first: ``may_serve`` asked of a whole level at once (not for invites)."""
+    if now - call.enqueued_at >= config.widen_to_all_levels_after:
+        return sorted(idle_levels)
+    if best_level is None:
+        return []
+    return sorted(level for level in idle_levels if level <= best_level)
+
+
+def widened_to_partition(call: Call, now: float, config: RoutingConfig) -> bool:
+    """Whether ``call`` may go to agents of its district without the skill."""
+    return now - call.enqueued_at >= config.widen_to_partition_after
 
 
 def preference(agent: Agent, call: Call) -> tuple[int, int]:
