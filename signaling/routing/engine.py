@@ -144,9 +144,7 @@ class Engine:
     def restore(self, state: dict[str, Any]) -> None:
         """Replace the state with a ``snapshot()``; derived indexes are rebuilt from it."""
         snapshots.restore(self, state)
-        rebuild = getattr(self, "_rebuild_indexes", None)
-        if rebuild is not None:
-            rebuild()
+        self._rebuild_indexes()
 
     def waiting_calls(self, partition: str | None = None) -> list[Call]:
         """Calls in the queue (waiting or ringing), in service order within each queue."""
