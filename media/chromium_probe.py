@@ -113,7 +113,12 @@ async def chromium_sends(page: Page, receiver_config: RTCConfiguration,
     """The page sends its stamped canvas to aiortc: (the probe, aiortc's pair types)."""
     receiver = RTCPeerConnection(receiver_config)
     remote: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
-    receiver.on("track", lambda incoming: remote.done() or remote.set_result(incoming))
+
+    def on_track(incoming: MediaStreamTrack) -> None:
+        if incoming.kind == "video" and not remote.done():
+            remote.set_result(incoming)
+
+    receiver.on("track", on_track)
     probe = LatencyProbe()
     try:
         offer = await page.evaluate(OFFER_STAMPED_CANVAS, [browser_config, fps])
