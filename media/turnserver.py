@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TURNSERVER = "turnserver"
+TURNADMIN = "turnadmin"
 
 
 class TurnServerMissing(RuntimeError):
@@ -40,9 +41,15 @@ def _free_udp_tcp_port() -> int:
 
 @dataclass
 class LoopbackTurnServer:
-    """One coturn process; ``secrets`` are the static-auth-secrets it accepts (rotation)."""
+    """One coturn process; ``secrets`` are the shared secrets it accepts (rotation).
+
+    With ``secrets_in_database`` they live in coturn's SQLite database instead of its
+    command line (``static-auth-secret``): coturn reads them on every check, so
+    :meth:`add_secret` and :meth:`delete_secret` rotate them while it runs.
+    """
 
     secrets: tuple[str, ...] = ("turn-test-secret",)
+    secrets_in_database: bool = False
     realm: str = "cloud-agent.test"
     port: int = field(default_factory=_free_udp_tcp_port)
     min_relay_port: int = 49152
@@ -72,14 +79,32 @@ class LoopbackTurnServer:
             "--db", str(self.workdir / "turndb"),
             "--log-file", str(self.log_path), "--simple-log", "--verbose",
         ]
-        command += [f"--static-auth-secret={secret}" for secret in self.secrets]
+        if not self.secrets_in_database:
+            command += [f"--static-auth-secret={secret}" for secret in self.secrets]
         return command
+
+    def _turnadmin(self, *arguments: str) -> None:
+        assert self.workdir is not None
+        subprocess.run([TURNADMIN, *arguments, "-r", self.realm,
+                        "-b", str(self.workdir / "turndb")],
+                       check=True, capture_output=True, timeout=30)
+
+    def add_secret(self, secret: str) -> None:
+        """Add a shared secret to the database (``turnadmin --set-secret``); no restart."""
+        self._turnadmin("--set-secret", secret)
+
+    def delete_secret(self, secret: str) -> None:
+        """Remove a shared secret from the database (``turnadmin --delete-secret``)."""
+        self._turnadmin("--delete-secret", secret)
 
     def start(self, timeout: float = 10.0) -> None:
         """Start coturn and wait until it answers on its TCP listener."""
         if shutil.which(TURNSERVER) is None:
             raise TurnServerMissing("turnserver not found (apt-get install coturn)")
         self.workdir = Path(tempfile.mkdtemp(prefix="coturn-"))
+        if self.secrets_in_database:
+            for secret in self.secrets:
+                self.add_secret(secret)
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
                                         stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout

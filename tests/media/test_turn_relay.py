@@ -120,3 +120,19 @@ async def test_a_forged_credential_is_refused(turn: LoopbackTurnServer) -> None:
                                                 time.time(), 600)
     refused, frames = await _refused_side(turn, username, credential)
     assert_refused(turn, refused, frames, username)
+
+
+async def test_secrets_in_coturns_database_rotate_without_a_restart() -> None:
+    """The rotation of docs/operations.md: add the new secret, let the server mint with it,
+    delete the old one once no credential minted with it is alive."""
+    for turn in running_turn_server(OLD_SECRET, in_database=True):
+        old = relay_configuration(turn.url, *minted(turn, "before-c", secret=OLD_SECRET))
+        turn.add_secret(SECRET)  # coturn now accepts both
+        new = relay_configuration(turn.url, *minted(turn, "after-a"))
+        run = await measure_latency(old, new, frames=3)
+        assert run.sender_paths == {"relay"} and run.receiver_paths == {"relay"}
+
+        turn.delete_secret(OLD_SECRET)
+        username, credential = minted(turn, "late-c", secret=OLD_SECRET)
+        refused, frames = await _refused_side(turn, username, credential)
+        assert_refused(turn, refused, frames, username)

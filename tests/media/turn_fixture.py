@@ -10,9 +10,11 @@ from media.turnserver import LoopbackTurnServer, TurnServerMissing
 from tests.conftest import IN_CI
 
 
-def running_turn_server(*secrets: str) -> Iterator[LoopbackTurnServer]:
-    """Start coturn with these static-auth-secrets; skip locally, fail in CI, if absent."""
-    server = LoopbackTurnServer(secrets=secrets or ("turn-test-secret",))
+def running_turn_server(*secrets: str,
+                        in_database: bool = False) -> Iterator[LoopbackTurnServer]:
+    """Start coturn with these shared secrets; skip locally, fail in CI, if absent."""
+    server = LoopbackTurnServer(secrets=secrets or ("turn-test-secret",),
+                                secrets_in_database=in_database)
     try:
         server.start()
     except TurnServerMissing as exc:
