@@ -6,6 +6,8 @@ and 1,000 callers waiting in the ``tax`` queue. Then one more caller places ``wa
 calls one after another; each is offered to a ready water agent and cancelled by the
 caller as soon as the offer lands (which frees the agent at once). The figure is the time
 from sending ``call_request`` to the agent's socket receiving ``offer``, on one clock.
+It also reports hang-up -> ``ended`` on the caller's socket, which includes the wait for
+the call's record to be written (``Hub._send_when_recorded``).
 
     python bench/ring_latency.py [--waiting 1000] [--agents 200] [--samples 500]
 """
@@ -143,6 +145,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         sockets.append(caller)
         await recv_type(caller, "hello")
         latencies: list[float] = []
+        ended_latencies: list[float] = []  # hangup sent -> 'ended' (after its record write)
         outliers: list[tuple[float, float]] = []  # (seconds into the run, ms) over 20 ms
         began = time.perf_counter()
         for n in range(args.samples + args.warmup):
@@ -155,8 +158,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 if latencies[-1] > 20:
                     outliers.append((round(sent - began, 2), round(latencies[-1], 1)))
             await recv_type(caller, "ringing")
+            hung_up = time.perf_counter()
             await caller.send(json.dumps({"type": "hangup"}))
             await recv_type(caller, "ended")
+            if n >= args.warmup:
+                ended_latencies.append((time.perf_counter() - hung_up) * 1000)
         return {
             "waiting_calls": args.waiting, "agents": args.agents,
             "ready_agents": args.water_agents, "samples": len(latencies),
@@ -165,6 +171,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "p99_ms": round(percentile(latencies, 99), 2),
             "max_ms": round(max(latencies), 2),
             "over_20ms": outliers,
+            "hangup_to_ended_p50_ms": round(statistics.median(ended_latencies), 2),
+            "hangup_to_ended_p99_ms": round(percentile(ended_latencies, 99), 2),
         }
     finally:
         for task in drains:

@@ -46,6 +46,7 @@ from ..store import (
 )
 from ..store.files import MaterialStore
 from ..store.models import CallPhase
+from ..store.record_writer import Level, RecordWriter
 from ..tokens import sign
 from .agents import AgentSide
 from .callers import CallerSide
@@ -124,9 +125,8 @@ class Hub:
         self._last_snapshot: dict[str, Any] | None = None
         self._wall_offset = 0.0
         self._batch_queued: set[str] = set()
-        # Record writes, one writer task per call; fields queued while it writes.
-        self._record_writes: dict[str, asyncio.Task[None]] = {}
-        self._record_pending: dict[str, dict[str, Any]] = {}
+        #: call-record writes: batched, journaled, on a database engine of their own
+        self.record_writer = RecordWriter(db.url, Path(settings.data_dir))
 
     # ------------------------------------------------------------------ life cycle
 
@@ -134,6 +134,8 @@ class Hub:
         loop = asyncio.get_running_loop()
         self._wall_offset = time.time() - loop.time()
         self.skills = {s.code for s in await self.catalog.list_skills()}
+        # Writes a crash left in the journal reach the database before anything is judged.
+        await self.record_writer.start()
         # One server per database: a record still live was cut off by a crash of the last.
         interrupted = await self.call_records.interrupt_unfinished(
             now=time.time(), reason="server_restart")
@@ -168,6 +170,7 @@ class Hub:
         await self.case_side.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.record_writer.stop()
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -415,45 +418,32 @@ class Hub:
                 "partition": info.partition, "kiosk_id": info.kiosk_id}
 
     def record_call(self, call_id: str, **fields: Any) -> None:
-        """Write these fields to the call's record in the background, never blocking routing.
-
-        Writes of one call run one at a time, in the order asked: fields asked for while a
-        write is under way go into the next one (later values win), so a later phase is
-        never overwritten by an earlier write that finished late.
+        """Write these fields to the call's record in the background, never blocking routing
+        (``RecordWriter``: journaled, then batched; later values win, in the order asked).
         """
-        self._record_pending.setdefault(call_id, {}).update(fields)
-        if call_id not in self._record_writes:
-            self._record_writes[call_id] = self.background_task(self._write_record(call_id))
+        self.record_writer.record(call_id, **fields)
 
-    async def _write_record(self, call_id: str) -> None:
-        try:
-            while (fields := self._record_pending.pop(call_id, None)) is not None:
-                try:
-                    if not await self.call_records.record(id=call_id, **fields):
-                        raise LookupError("no row to update (its first write failed)")
-                except Exception:
-                    log.exception("writing the record of call %s failed", call_id)
-                    # Kept under any newer fields: the call's next write carries them too.
-                    newer = self._record_pending.get(call_id)
-                    self._record_pending[call_id] = {**fields, **(newer or {})}
-                    if newer is None:
-                        return
-        finally:
-            self._record_writes.pop(call_id, None)
+    def record_backlog(self) -> int:
+        """Calls whose record writes are asked for and not yet in the database (admission
+        reads it; ``record_writer.backlog()`` also has the oldest one's age)."""
+        return self.record_writer.backlog().calls
 
     async def call_recorded(self, call_id: str) -> None:
-        """Wait until every write of the call's record asked for so far is done, so later
-        updates (rating, wrap-up) find it."""
-        while (task := self._record_writes.get(call_id)) is not None:
-            await asyncio.shield(task)
+        """Wait until every write of the call's record asked for so far is in the database,
+        so later updates (rating, wrap-up) find it."""
+        await self.record_writer.recorded(call_id)
 
     async def _send_when_recorded(self, conn: Connection, call_id: str,
                                   message: dict[str, Any]) -> None:
-        try:
-            await asyncio.wait_for(self.call_recorded(call_id), ENDED_RECORD_WAIT)
-        except TimeoutError:
-            log.warning("record of call %s not written within %.0f s; 'ended' sent anyway",
-                        call_id, ENDED_RECORD_WAIT)
+        """Send the caller's ``ended`` once the call's record is in the database; if the
+        database is failing, once it is in the journal (as crash-safe); at most after
+        ``ENDED_RECORD_WAIT``."""
+        level = await self.record_writer.durable(call_id, ENDED_RECORD_WAIT)
+        if level is None:
+            log.warning("record of call %s not even journaled within %.0f s; 'ended' sent "
+                        "anyway", call_id, ENDED_RECORD_WAIT)
+        elif level is Level.JOURNALED:  # the writer logs the database's failures
+            log.debug("record of call %s journaled, not yet in the database", call_id)
         conn.send(message)
 
     # ------------------------------------------------------------------ the two sides

@@ -48,9 +48,13 @@ def _enable_wal(dbapi_connection: Any, _connection_record: Any) -> None:
 class Database:
     """An async engine plus sessions; ``dispose()`` must be awaited to close its connections."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | URL, *, pool_size: int | None = None) -> None:
+        """``pool_size``: a pool of exactly that many connections (no overflow), for a user
+        of its own such as the call-record writer; else SQLAlchemy's default pool."""
         self.url = make_url(url)
         options: dict[str, Any] = {}
+        if pool_size is not None:
+            options.update(pool_size=pool_size, max_overflow=0)
         if _is_sqlite(self.url):
             path = _sqlite_file(self.url)
             if path is not None:

@@ -322,7 +322,8 @@ def render_metrics(hub: Hub, overdue: dict[str, int] | None = None) -> str:
             if value is None:
                 continue
             text = ",".join(f'{k}="{v}"' for k, v in labels.items())
-            lines.append(f"cloud_agent_{name}{{{text}}} {value}")
+            lines.append(f"cloud_agent_{name}{{{text}}} {value}" if text
+                         else f"cloud_agent_{name} {value}")
 
     queues = hub.engine.queue_stats(hub.now())
     q = [({"partition": s.partition, "skill": s.skill}, s) for s in queues]
@@ -351,6 +352,13 @@ def render_metrics(hub: Hub, overdue: dict[str, int] | None = None) -> str:
         states[agent.state.value] = states.get(agent.state.value, 0) + 1
     metric("agents", "gauge", "Agents by state.",
            [({"state": state}, count) for state, count in sorted(states.items())])
+    backlog = hub.record_writer.backlog()
+    metric("record_backlog_calls", "gauge",
+           "Calls with a call-record write not yet in the database (journaled or about to be).",
+           [({}, backlog.calls)])
+    metric("record_backlog_oldest_seconds", "gauge",
+           "How long the oldest call-record write not yet in the database has waited.",
+           [({}, round(backlog.oldest_age, 3))])
     if overdue is not None:
         catalog = hub.case_side.catalog
         departments = sorted({*(catalog.departments if catalog else ()), *overdue})
