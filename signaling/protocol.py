@@ -475,7 +475,8 @@ OUTBOUND_TYPES = {
     "requeued": "the offer ended unanswered; back in the queue, same place",
     "callback_offer": "offer to be called back (reason no_agents or max_wait)",
     "callback_registered": "the callback was recorded; 'ended' (disposition callback) follows",
-    "connected": "session start: call_id, role (offerer/answerer), ice_servers, peer info",
+    "connected": "session start: call_id, role (offerer/answerer), ice_servers, "
+                 "ice_transport_policy (all/relay), peer info",
     "sdp": "relayed SDP from the other party",
     "ice": "relayed ICE candidate from the other party",
     "peer_status": "the other party dropped (reconnecting) or came back (connected)",
