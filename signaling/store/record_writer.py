@@ -35,11 +35,12 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, and_, bindparam, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -53,6 +54,7 @@ from signaling.store.models import CallPhase, CallRecord
 from signaling.store.record_journal import Journal
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: the journal's and the rejected writes' file names in the data dir
 JOURNAL_NAME = "call-records.journal"
@@ -144,6 +146,8 @@ class RecordWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._failing = False
         self._retry_delay = RETRY_FIRST
+        # Journal I/O on a thread of its own: never queued behind other work's threads.
+        self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="record-journal")
 
     # ------------------------------------------------------------------ life cycle
 
@@ -151,7 +155,7 @@ class RecordWriter:
         """Open the journal, write what it holds to the database (waiting up to
         ``replay_timeout`` for a failing database, then raising ``TimeoutError``), and
         start writing. Returns how many calls were replayed."""
-        entries = await asyncio.to_thread(self.journal.open)
+        entries = await self._in_journal_thread(self.journal.open)
         for call_id, fields in entries:
             previous = self._uncommitted.get(call_id)
             merged = fields if previous is None else merge_fields(previous[0], fields)
@@ -196,8 +200,13 @@ class RecordWriter:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        self.journal.close()
+        await self._in_journal_thread(self.journal.close)
+        self._journal_thread.shutdown(wait=False)
         await self.database.dispose()
+
+    async def _in_journal_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._journal_thread, function, *args)
 
     # ------------------------------------------------------------------ writes and waits
 
@@ -316,7 +325,7 @@ class RecordWriter:
                 continue
             try:
                 async with self._journal_lock:
-                    await asyncio.to_thread(
+                    await self._in_journal_thread(
                         self.journal.append,
                         [(call_id, fields) for call_id, (fields, _) in batch.items()])
                     self._journaled(batch)
@@ -456,7 +465,7 @@ class RecordWriter:
                 os.fdatasync(fd)
             finally:
                 os.close(fd)
-        await asyncio.to_thread(append)
+        await self._in_journal_thread(append)
 
     def _committed(self, chunk: dict[str, tuple[dict[str, Any], int]]) -> None:
         for call_id, (_, asked) in chunk.items():
@@ -474,9 +483,9 @@ class RecordWriter:
             try:
                 if not self._uncommitted:
                     if self.journal.size:
-                        await asyncio.to_thread(self.journal.truncate)
+                        await self._in_journal_thread(self.journal.truncate)
                 elif self.journal.size > COMPACT_BYTES:
-                    await asyncio.to_thread(
+                    await self._in_journal_thread(
                         self.journal.rewrite,
                         [(call_id, fields) for call_id, (fields, _) in self._uncommitted.items()])
             except OSError:
