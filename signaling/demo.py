@@ -5,8 +5,12 @@ Both entry points are idempotent: they add what is missing and never overwrite w
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from typing import Any
+
+from sqlalchemy import select
 
 from signaling.matters import SHIPPED_CATALOG
 from signaling.matters.catalog import load_catalog
@@ -17,7 +21,10 @@ from signaling.store import (
     Database,
     KioskRepository,
 )
-from signaling.store.models import Role
+from signaling.store.directory_repository import bump_directory
+from signaling.store.models import Account, Kiosk, Role
+from signaling.store.passwords import hash_password
+from signaling.store.repositories import token_hash
 
 #: the skill for anything the catalog has no category for; it has no matters
 _OTHER_SKILL: dict[str, Any] = {"code": "other", "name_zh": "其他", "name_en": "Other",
@@ -73,8 +80,11 @@ async def _create_if_missing(accounts: AccountRepository, username: str, **optio
         pass  # another node seeded it between our check and insert
 
 
-async def seed_demo(db: Database) -> None:
-    """Add the demo catalog, agents, supervisor and kiosks; anything already there is kept."""
+async def seed_demo(db: Database, *, load_agents: int = 0, load_kiosks: int = 0) -> None:
+    """Add the demo catalog, agents, supervisor and kiosks, and ``load_agents`` /
+    ``load_kiosks`` more for load tests (:func:`seed_load`); anything already there is kept."""
+    if load_agents or load_kiosks:
+        await seed_load(db, load_agents, load_kiosks)
     await CatalogRepository(db).upsert_skills(DEMO_SKILLS)
     accounts = AccountRepository(db)
     for username, display_name, skills in demo_agents():
@@ -89,6 +99,41 @@ async def seed_demo(db: Database) -> None:
         if await kiosks.find_by_token(token) is None and await kiosks.get(kiosk_id) is None:
             await kiosks.create(token, name=f"演示自助终端 {number}", town=town,
                                 partition="default", kiosk_id=kiosk_id)
+
+
+def load_kiosk(number: int) -> str:
+    """Id and token of load-test kiosk ``number`` (1-based)."""
+    return f"load-kiosk-{number}"
+
+
+def load_agent(number: int) -> str:
+    """Username and id of load-test agent ``number`` (1-based)."""
+    return f"load-agent-{number}"
+
+
+async def seed_load(db: Database, agents: int, kiosks: int) -> None:
+    """Agents ``load-agent-1..agents`` holding every demo skill at level 1 (password
+    ``demo``) and kiosks ``load-kiosk-1..kiosks`` whose token is their id, for load tests
+    and ``bench/call_rate.py``. The accounts share one password hash: hashing each (argon2,
+    64 MiB) would take minutes for a thousand agents."""
+    now = time.time()
+    every_skill = {skill["code"]: 1 for skill in DEMO_SKILLS}
+    password_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
+    async with db.session() as session, session.begin():
+        have_accounts = set(await session.scalars(
+            select(Account.id).where(Account.id.like("load-agent-%"))))
+        have_kiosks = set(await session.scalars(
+            select(Kiosk.id).where(Kiosk.id.like("load-kiosk-%"))))
+        session.add_all(
+            Account(id=load_agent(n), username=load_agent(n), display_name=f"压测坐席 {n}",
+                    password_hash=password_hash, role=Role.AGENT.value, partition="default",
+                    skills=every_skill, auto_answer=False, created_at=now)
+            for n in range(1, agents + 1) if load_agent(n) not in have_accounts)
+        session.add_all(
+            Kiosk(id=load_kiosk(n), name=f"压测终端 {n}", town="海盐县武原街道",
+                  partition="default", token_hash=token_hash(load_kiosk(n)), created_at=now)
+            for n in range(1, kiosks + 1) if load_kiosk(n) not in have_kiosks)
+        await bump_directory(session)
 
 
 async def ensure_admin(db: Database) -> str | None:

@@ -167,7 +167,28 @@ class Settings(BaseSettings):
                                             "suggestion (建议) ticket. A matter (事项) ticket "
                                             "has its matter's norm time.")
 
+    # Admission (docs/operations.md "Directory" and "Load shedding").
+    directory_refresh_interval: float = Field(1.0, gt=0, description="Seconds between reads "
+                                              "of the directory stamp: a kiosk, account or "
+                                              "skill changed by another process (cloud-agent "
+                                              "admin, another node) is seen within this.")
+    shed_loop_lag: float = Field(0.5, gt=0, description="Event-loop lag (seconds) over which "
+                                 "new call requests get 'busy' instead of being queued.")
+    shed_record_backlog: int = Field(5000, ge=1, description="Call-record writes waiting "
+                                     "over which new call requests get 'busy'.")
+    shed_identifying: int = Field(64, ge=1, description="Call requests being identified at "
+                                  "once (invite look-ups in the database) over which new "
+                                  "ones get 'busy'.")
+    busy_retry_after_ms: int = Field(2000, ge=100, description="Mean retry hint of 'busy' in "
+                                     "ms; each reply gets it jittered by +/-50 %.")
+
     demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
+    demo_load_agents: int = Field(0, ge=0, le=100_000, description="With demo: also seed "
+                                  "agents load-agent-1..N (every skill, password demo) for "
+                                  "load tests and benchmarks.")
+    demo_load_kiosks: int = Field(0, ge=0, le=100_000, description="With demo: also seed "
+                                  "kiosks load-kiosk-1..N (the token is the id) for load "
+                                  "tests and benchmarks.")
 
     @model_validator(mode="after")
     def _relay_needs_turn(self) -> Settings:

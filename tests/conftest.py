@@ -55,7 +55,10 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
     async def start(**overrides: Any) -> LiveServer:
         port = overrides.pop("port", None) or free_port()
         data_dir = overrides.pop("data_dir", None) or tmp_path / f"data-{port}"
-        settings = Settings(**{"demo": True, "data_dir": data_dir, "port": port, **overrides})
+        # The tests' clients share the server's event loop, so its lag is theirs too: no
+        # shedding on it unless a test asks (tests/protocol/test_overload.py).
+        settings = Settings(**{"demo": True, "data_dir": data_dir, "port": port,
+                               "shed_loop_lag": 3600.0, **overrides})
         app = create_app(settings)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                 ws_max_size=4 * settings.max_message_bytes, lifespan="on")

@@ -7,27 +7,28 @@ behind, new requests are refused early and cheaply, and calls already queued kee
 promise. The signals, each measured, none guessed:
 
 - **event-loop lag**: how late a timer fires. Every frame waits at least this long before
-  it is read, so it is the server's own queueing delay; held for a short while after a
-  spike so that the burst which caused it is shed too.
+  it is read, so it is the server's own queueing delay. The reading is the smallest of the
+  last few samples: a lone pause (a garbage collection, the host taking the CPU away for a
+  moment) sheds nothing, a loop that stays behind sheds within a few samples.
 - **call-record backlog**: record writes asked for and not yet done. Past the limit, more
   calls would only lengthen the queue of writes the store cannot keep up with.
 - **identifications under way**: call requests waiting for the store to say who is calling
   (invite links; kiosks and companies are decided in memory, ``directory.py``).
 
-Pure like the routing engine: readings and time are passed in.
+Pure like the routing engine: the readings are passed in.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import random
+from collections import deque
 from enum import StrEnum
 
-#: seconds over which a lag spike fades (so a burst that caused it is shed as well)
-LAG_HOLD = 0.25
 #: how often the event-loop lag is sampled (seconds)
 LAG_SAMPLE_INTERVAL = 0.05
+#: samples in a row that must all be late for the loop to count as behind
+LAG_SAMPLES = 3
 
 
 class Overload(StrEnum):
@@ -52,27 +53,25 @@ class Admission:
         self.max_identifying = max_identifying
         self.retry_after_ms_mean = retry_after_ms
         self._rng = rng or random.Random()
-        self._lag = 0.0
-        self._lag_at = 0.0
+        self._lags: deque[float] = deque([0.0] * LAG_SAMPLES, maxlen=LAG_SAMPLES)
         #: call requests being identified right now
         self.identifying = 0
         #: requests refused so far, by reason (for /metrics)
         self.refused: dict[Overload, int] = {reason: 0 for reason in Overload}
 
-    def observe_loop_lag(self, lag: float, now: float) -> None:
-        """A lag sample; the reading is the larger of it and the last spike, faded."""
-        if lag >= self.loop_lag(now):
-            self._lag, self._lag_at = lag, now
+    def observe_loop_lag(self, lag: float) -> None:
+        """One lag sample (seconds)."""
+        self._lags.append(lag)
 
-    def loop_lag(self, now: float) -> float:
-        """The current lag reading in seconds."""
-        return self._lag * math.exp(-max(0.0, now - self._lag_at) / LAG_HOLD)
+    def loop_lag(self) -> float:
+        """The lag reading: the smallest of the last ``LAG_SAMPLES`` samples (seconds)."""
+        return min(self._lags)
 
-    def refusal(self, now: float, record_backlog: int) -> Overload | None:
+    def refusal(self, record_backlog: int) -> Overload | None:
         """Why a new call request must be refused now, or ``None`` to admit it (and count
         the refusal)."""
         reason: Overload | None = None
-        if self.loop_lag(now) > self.max_loop_lag:
+        if self.loop_lag() > self.max_loop_lag:
             reason = Overload.LOOP_LAG
         elif record_backlog > self.max_record_backlog:
             reason = Overload.RECORD_BACKLOG
@@ -95,5 +94,4 @@ async def watch_loop_lag(admission: Admission,
     while True:
         expected = loop.time() + interval
         await asyncio.sleep(interval)
-        now = loop.time()
-        admission.observe_loop_lag(max(0.0, now - expected), now)
+        admission.observe_loop_lag(max(0.0, loop.time() - expected))

@@ -16,6 +16,7 @@ from ..routing import events as ev
 from ..routing.model import Activity, Presence, RoutingError
 from ..tokens import TokenError, verify
 from .connection import Connection
+from .directory import AccountEntry
 from .sessions import HubError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class AgentSide:
                 self.hub.apply(ev.AgentSetNotReady(agent_id, reason))
             case p.SetAutoAnswer(enabled=enabled):
                 self.hub.apply(ev.AgentSetAutoAnswer(agent_id, enabled))
+                self.hub.directory.set_auto_answer(agent_id, enabled)
                 self.hub.background_task(self.hub.accounts.set_auto_answer(agent_id, enabled))
             case p.Accept(call_id=call_id):
                 self.hub.apply(ev.AgentAccept(agent_id, call_id))
@@ -83,7 +85,7 @@ class AgentSide:
             claims = verify(self.hub.secret, "agent", message.token, time.time())
         except TokenError as exc:
             raise HubError("invalid_token", f"login not valid: {exc}") from None
-        account = await self.hub.accounts.get(claims["sub"])
+        account = await self._account(claims["sub"])
         if account is None or account.role not in ("agent", "supervisor"):
             raise HubError("invalid_token", "no such agent")
         previous = self.hub.agents.get(account.id)
@@ -123,6 +125,22 @@ class AgentSide:
             self.hub.to_caller(current, p.outbound("peer_status", call_id=current,
                                                 status="connected"))
         self.hub.send_snapshot(conn)
+
+    async def _account(self, account_id: str) -> AccountEntry | None:
+        """The account from the directory; the store is asked only on a miss (an account
+        made by another process since the last reload: the token is signed, so only real
+        accounts get this far)."""
+        account = self.hub.directory.account(account_id)
+        if account is not None:
+            return account
+        stored = await self.hub.accounts.get(account_id)
+        if stored is None:
+            return None
+        account = AccountEntry(stored.id, stored.username, stored.display_name, stored.role,
+                               stored.partition, dict(stored.skills or {}),
+                               bool(stored.auto_answer))
+        self.hub.directory.remember_account(account)
+        return account
 
     async def _end_wrap_up(self, conn: Connection, agent_id: str, message: p.EndWrapUp) -> None:
         """End wrap-up and keep the notes; notes for the last call are kept even when the

@@ -85,7 +85,7 @@ class CallerSide:
                            "or invite")
         settings = self.hub.settings
         if message.kiosk_token is not None:
-            kiosk = await self.hub.kiosks.find_by_token(message.kiosk_token)
+            kiosk = self.hub.directory.kiosk_for_token(message.kiosk_token)
             if kiosk is None:
                 raise HubError("invalid_kiosk_token", "this kiosk is not provisioned")
             return Caller(f"kiosk:{kiosk.id}", Origin.KIOSK, kiosk.town, kiosk.partition,
@@ -98,10 +98,14 @@ class CallerSide:
                 Origin.ENTERPRISE, company.name, settings.partition, message.skill,
                 CallOwner(conn.address, company=company.uscc),
                 company=company.model_dump())
+        admission = self.hub.admission
+        admission.identifying += 1
         try:
             invite = await self.hub.invites.usable(message.invite or "", time.time())
         except InviteUnusable as exc:
             raise HubError("invalid_invite", f"invite link not valid: {exc.reason}") from None
+        finally:
+            admission.identifying -= 1
         # The link decides the matter, the district and the agent.
         return Caller(f"invite:{invite.id}@{conn.address}", Origin.INVITE, invite.label,
                       invite.partition, invite.skill, CallOwner(conn.address),
@@ -111,6 +115,8 @@ class CallerSide:
         repeated = self.hub.request_ids.get(message.request_id or "")
         if conn.call_id is not None and conn.call_id != repeated:
             raise HubError("call_in_progress", "this connection already has a call")
+        if repeated is None:
+            self._admit()
         caller = await self._identify(conn, message)
         if repeated is not None and repeated in self.hub.callers:
             info = self.hub.callers[repeated]
@@ -164,6 +170,16 @@ class CallerSide:
             if caller.invite_id is not None:
                 self.hub.background_task(self.hub.invites.give_back(caller.invite_id))
             raise
+
+    def _admit(self) -> None:
+        """Refuse a new call with ``busy`` (and a jittered retry hint) while the server is
+        overloaded (``admission.py``); a repeated request of a queued call always passes."""
+        hub = self.hub
+        overload = hub.admission.refusal(hub.record_backlog())
+        if overload is not None:
+            raise HubError("busy", "the service is busy; trying again shortly",
+                           retry_after_ms=hub.admission.retry_after_ms(),
+                           reason=overload.value)
 
     def _free_abandoned_kiosk_call(self, caller: Caller) -> None:
         """A kiosk has one live call; if that call's page is gone (a reload that lost the

@@ -51,6 +51,9 @@ class Connection:
     agent_id: str | None = None
     #: callers: who is calling, once the call request was accepted
     language: str = "zh-CN"
+    #: loop time at which the frame being handled was read off the socket (before any
+    #: parsing or look-up): a call's wait is counted from there
+    received_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.outbox = asyncio.Queue(maxsize=self.outbox_size)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, KeysView
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +44,17 @@ from ..store import (
     MaterialRepository,
     SubmissionRepository,
 )
+from ..store.directory_repository import DirectoryRepository
 from ..store.files import MaterialStore
 from ..store.models import CallPhase
 from ..store.record_writer import Level, RecordWriter
 from ..tokens import sign
+from .admission import Admission, watch_loop_lag
 from .agents import AgentSide
 from .callers import CallerSide
 from .case_side import CaseSide
 from .connection import Connection
+from .directory import Directory
 from .ice import ice_servers_for
 from .limits import LiveCallLimits, SocketLimits
 from .matter_side import MatterSide
@@ -98,6 +101,12 @@ class Hub:
         self.submissions = SubmissionRepository(db)
         self.drafts = DraftRepository(db)
         self.catalog_files = CatalogFileRepository(db)
+        #: kiosks, accounts and skills in memory: the routing path never waits for the store
+        self.directory = Directory(DirectoryRepository(db), settings.directory_refresh_interval)
+        self.admission = Admission(
+            max_loop_lag=settings.shed_loop_lag, max_record_backlog=settings.shed_record_backlog,
+            max_identifying=settings.shed_identifying,
+            retry_after_ms=settings.busy_retry_after_ms)
         self.material_store = MaterialStore(Path(settings.data_dir) / "materials",
                                             settings.max_material_bytes)
         self.matter_side = MatterSide(self)
@@ -109,7 +118,6 @@ class Hub:
         self.agents: dict[str, Connection] = {}
         self.agent_profiles: dict[str, dict[str, Any]] = {}
         self.wrapping: dict[str, str] = {}  # agent id -> call id of its wrap-up
-        self.skills: set[str] = set()
         self.call_limits = LiveCallLimits(settings.max_calls_per_address,
                                           settings.max_calls_per_company)
         self.socket_limits = SocketLimits(settings.new_sockets_per_minute,
@@ -122,6 +130,7 @@ class Hub:
         self.logout_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._snapshot_task: asyncio.Task[None] | None = None
+        self._admission_tasks: list[asyncio.Task[None]] = []
         self._last_snapshot: dict[str, Any] | None = None
         self._wall_offset = 0.0
         self._batch_queued: set[str] = set()
@@ -133,7 +142,7 @@ class Hub:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._wall_offset = time.time() - loop.time()
-        self.skills = {s.code for s in await self.catalog.list_skills()}
+        await self.directory.load()
         # Writes a crash left in the journal reach the database before anything is judged.
         await self.record_writer.start()
         # One server per database: a record still live was cut off by a crash of the last.
@@ -146,7 +155,14 @@ class Hub:
         self.matter_side.start(catalog)
         self.case_side.start(catalog)
         self._snapshot_task = asyncio.create_task(self._snapshot_loop())
+        self._admission_tasks = [asyncio.create_task(self.directory.run()),
+                                 asyncio.create_task(watch_loop_lag(self.admission))]
         await self.outbox_worker.start()
+
+    @property
+    def skills(self) -> KeysView[str]:
+        """Codes of the catalog's skills (from the directory)."""
+        return self.directory.skills.keys()
 
     async def active_catalog(self) -> Catalog:
         """The service catalog: as last imported (``cloud-agent admin import-catalog``),
@@ -156,6 +172,9 @@ class Hub:
 
     async def stop(self) -> None:
         await self.outbox_worker.stop()
+        for task in self._admission_tasks:
+            task.cancel()
+        await asyncio.gather(*self._admission_tasks, return_exceptions=True)
         if self._snapshot_task:
             self._snapshot_task.cancel()
             await asyncio.gather(self._snapshot_task, return_exceptions=True)

@@ -141,7 +141,7 @@ def build_router() -> APIRouter:
                          ) -> dict[str, Any]:
         """Which kiosk this device token belongs to: the page checks it at start-up, so a
         revoked or mistyped token is found before a citizen presses the call button."""
-        kiosk = await hub.kiosks.find_by_token(x_kiosk_token) if x_kiosk_token else None
+        kiosk = hub.directory.kiosk_for_token(x_kiosk_token) if x_kiosk_token else None
         if kiosk is None:
             raise ApiError(401, "invalid_kiosk_token", "this kiosk is not provisioned")
         return {"id": kiosk.id, "name": kiosk.name, "town": kiosk.town,
@@ -151,7 +151,7 @@ def build_router() -> APIRouter:
     async def skills(hub: HubDep) -> dict[str, Any]:
         return {"skills": [
             {"code": s.code, "name_zh": s.name_zh, "name_en": s.name_en, "icon": s.icon}
-            for s in await hub.catalog.list_skills()
+            for s in hub.directory.skills.values()
         ]}
 
     @router.post("/api/invites")

@@ -164,7 +164,8 @@ def create_app(settings: Settings) -> FastAPI:
         if settings.demo:
             # A demo has its own accounts; an admin with a printed password would only be
             # one more credential lying about (operations.md 'First admin').
-            await seed_demo(db)
+            await seed_demo(db, load_agents=settings.demo_load_agents,
+                            load_kiosks=settings.demo_load_kiosks)
         else:
             admin_password = await ensure_admin(db)
             if admin_password is not None:

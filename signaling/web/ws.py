@@ -106,6 +106,7 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
                 else:
                     conn.close(1000, "idle without a call")
                 break
+            conn.received_at = loop.time()
             if frame["type"] == "websocket.disconnect":
                 break
             raw = frame.get("text")
