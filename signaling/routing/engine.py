@@ -357,8 +357,11 @@ class Engine:
 
     def _on_call_requested(self, event: ev.CallRequested, now: float) -> None:
         self._seq += 1
+        arrived = event.arrived_at
+        enqueued_at = now if arrived is None or not math.isfinite(arrived) else min(arrived,
+                                                                                     now)
         call = Call(id=event.call_id, skill=event.skill, partition=event.partition,
-                    origin=event.origin, priority=event.priority, enqueued_at=now,
+                    origin=event.origin, priority=event.priority, enqueued_at=enqueued_at,
                     seq=self._seq, label=event.label, target_agent_id=event.target_agent_id)
         self.calls[call.id] = call
         queue = self._queues.setdefault(call.queue_key, [])
@@ -370,11 +373,16 @@ class Engine:
         self._counter(call).entered += 1
         self._dirty.add(call.queue_key)
         self._out.append(CallQueued(call.id))
+        # Tiers already widened before the request got here need no timer: the dispatch
+        # after this event sees them.
         for delay in (self.config.widen_to_all_levels_after,
                       self.config.widen_to_partition_after):
-            if delay > 0:
-                self._schedule(now + delay, TimerKind.TIER_WIDENS, call.id)
-        self._schedule(now + self.config.max_wait, TimerKind.MAX_WAIT, call.id)
+            if enqueued_at + delay > now:
+                self._schedule(enqueued_at + delay, TimerKind.TIER_WIDENS, call.id)
+        if enqueued_at + self.config.max_wait > now:
+            self._schedule(enqueued_at + self.config.max_wait, TimerKind.MAX_WAIT, call.id)
+        else:
+            self._offer_callback(call, "max_wait")
         if not self._anyone_staffed_for(call):
             self._offer_callback(call, "no_agents")
 

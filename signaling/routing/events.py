@@ -92,7 +92,14 @@ class AgentEndWrapUp:
 
 @dataclass(frozen=True)
 class CallRequested:
-    """A caller pressed the call button."""
+    """A caller pressed the call button.
+
+    ``arrived_at`` is when the request reached the server (the transport stamps it on the
+    engine's clock before any look-up); the call's wait starts then, not when the event is
+    handled, so waits, service level, speed of answer, widening, ``max_wait`` and the
+    call's turn among equal priorities all count the look-up too. A time after ``now``
+    (or none, or not finite) counts as ``now``.
+    """
 
     call_id: str
     skill: str
@@ -101,6 +108,7 @@ class CallRequested:
     priority: int = 0
     label: str = ""
     target_agent_id: str | None = None
+    arrived_at: float | None = None
 
 
 @dataclass(frozen=True)

@@ -223,6 +223,6 @@ class Call:
         return (self.partition, self.skill)
 
     @property
-    def order_key(self) -> tuple[int, int]:
-        """Higher priority first, then first come first served."""
-        return (-self.priority, self.seq)
+    def order_key(self) -> tuple[int, float, int]:
+        """Higher priority first, then first come (to the server) first served."""
+        return (-self.priority, self.enqueued_at, self.seq)
