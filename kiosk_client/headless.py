@@ -29,6 +29,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 from av import VideoFrame
@@ -36,6 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from kiosk_client.headless_forms import FormFiller
+from kiosk_client.headless_recorder import RecorderCopy, Yuv420Track, wait_connected
 from media.stamped import LatencyProbe, stamped_media_source
 from media.synthetic import open_media_source
 
@@ -162,10 +164,15 @@ class _PeerSession:
     def __init__(self, ice_servers: list[dict[str, Any]] | None, media: str | None,
                  label: str, on_first_frame: Callable[[], None],
                  ice_transport_policy: str | None = None) -> None:
-        self.pc = RTCPeerConnection(
-            configuration=rtc_configuration(ice_servers, ice_transport_policy))
+        self.configuration = rtc_configuration(ice_servers, ice_transport_policy)
+        self.pc = RTCPeerConnection(configuration=self.configuration)
         self.frames_received = 0
         self.latency = LatencyProbe()
+        #: fans the tracks out to the recorder copy (headless_recorder) too
+        self.relay = MediaRelay()
+        self.local_by_kind: dict[str, MediaStreamTrack] = {}
+        self.remote_by_kind: dict[str, MediaStreamTrack] = {}
+        self.recorder: RecorderCopy | None = None
         self._on_first_frame = on_first_frame
         self._drains: set[asyncio.Task[None]] = set()
         self._early_candidates: list[dict[str, Any]] = []
@@ -176,12 +183,17 @@ class _PeerSession:
             if track is None:
                 self.pc.addTransceiver(kind, direction="recvonly")
             else:
-                self.pc.addTrack(track)
+                if kind == "video":
+                    track = Yuv420Track(track)
+                self.pc.addTrack(self.relay.subscribe(track, buffered=False))
                 self.local_tracks.append(track)
+                self.local_by_kind[kind] = track
         self.pc.on("track", self._on_track)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
-        task = asyncio.create_task(self._drain(track), name=f"drain-{track.kind}")
+        self.remote_by_kind[track.kind] = track
+        task = asyncio.create_task(self._drain(self.relay.subscribe(track)),
+                                   name=f"drain-{track.kind}")
         self._drains.add(task)
         task.add_done_callback(self._drains.discard)
 
@@ -233,7 +245,20 @@ class _PeerSession:
         description = self.pc.localDescription
         return {"type": description.type, "sdp": description.sdp}
 
+    def start_recorder(self, call_id: str, send: Callable[..., Any]) -> None:
+        """Once the call is connected, send its copy to the server's recorder."""
+        async def attach() -> None:
+            if not await wait_connected(self.pc):
+                return
+            self.recorder = RecorderCopy(call_id, send, self.configuration)
+            await self.recorder.start(self.relay, self.remote_by_kind, self.local_by_kind)
+        task = asyncio.create_task(attach(), name="recorder-copy")
+        self._drains.add(task)
+        task.add_done_callback(self._drains.discard)
+
     async def close(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.close()
         for track in self.local_tracks:
             track.stop()
         await self.pc.close()
@@ -287,6 +312,8 @@ async def place_call(
     on_event: EventCallback | None = None,
     timeout: float = 60.0,
     form_values: dict[str, dict[str, Any]] | None = None,
+    recording_consent: bool | None = True,
+    callback_phone: str | None = None,
 ) -> CallTimings:
     """Call ``skill`` as a kiosk or enterprise caller, talk for ``hold`` s, and hang up.
 
@@ -295,7 +322,9 @@ async def place_call(
 
     ``timeout`` bounds the wait from the call button to ``connected``; a caller that is
     never connected hangs up (leaves the queue) and raises ``CallFailed("timeout", ...)``.
-    A ``callback_offer`` is ignored: a headless caller keeps waiting.
+    A ``callback_offer`` is ignored: a headless caller keeps waiting. Asked for recording
+    consent, it answers ``recording_consent`` (None: fails with ``consent_required``); a
+    refusal answered by a callback ends the call with ``ended_reason`` ``callback``.
     """
     if (kiosk_token is None) == (company is None):
         raise ValueError("give exactly one of kiosk_token and company")
@@ -350,6 +379,25 @@ async def place_call(
                     emit("queued", call_id=timings.call_id, ms=timings.queued_ms,
                          position=message.get("position"),
                          estimated_wait=message.get("estimated_wait"))
+                elif kind == "recording_consent_required":
+                    if recording_consent is None:
+                        raise CallFailed("consent_required", "recording consent was asked")
+                    emit("recording_consent", consent=recording_consent,
+                         on_refusal=message.get("on_refusal"))
+                    await signaling.send("call_request", skill=skill,
+                                         recording_consent=recording_consent, **who,
+                                         **({"callback_phone": callback_phone}
+                                            if callback_phone else {}))
+                elif kind == "callback_registered" and timings.call_id is None:
+                    timings.call_id = message.get("call_id")
+                    timings.ended_reason = "callback"
+                    emit("callback_registered", call_id=timings.call_id,
+                         reason=message.get("reason"))
+                    finished = True
+                    break
+                elif kind == "recording_status":
+                    emit("recording_status", call_id=message.get("call_id"),
+                         state=message.get("state"), reason=message.get("reason"))
                 elif kind == "ringing":
                     timings.ringing_ms = clock.ms()
                     emit("ringing", call_id=timings.call_id, ms=timings.ringing_ms)
@@ -537,6 +585,8 @@ async def answer_calls(
                     call.session = _PeerSession(message.get("ice_servers"), media, "agent",
                                                 first_frame,
                                                 message.get("ice_transport_policy"))
+                    if (message.get("recording") or {}).get("consent") == "granted":
+                        call.session.start_recorder(call.call_id, signaling.send)
                     if push or form_values:
                         filler = FormFiller("agent", form_values or {}, server,
                                             signaling.send, emit)
@@ -552,6 +602,17 @@ async def answer_calls(
                         await signaling.send("sdp", call_id=current.call_id, description=answer)
                 elif kind == "ice" and current and current.session and call_id == current.call_id:
                     await current.session.add_candidate(message.get("candidate"))
+                elif kind == "recorder_answer" and current and current.session \
+                        and current.session.recorder and call_id == current.call_id:
+                    await current.session.recorder.on_answer(message.get("description") or {})
+                elif kind == "recording_status":
+                    emit("recording_status", call_id=call_id, state=message.get("state"),
+                         reason=message.get("reason"),
+                         recording_id=message.get("recording_id"))
+                elif kind == "error" and str(message.get("code", "")).startswith("record"):
+                    # the recording's trouble, never the call's
+                    emit("recording_error", code=message.get("code"),
+                         message=message.get("message"))
                 elif kind == "ended" and current and call_id == current.call_id:
                     call, current = current, None
                     call.timings.ended_reason = str(message.get("reason", "ended"))

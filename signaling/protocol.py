@@ -124,6 +124,19 @@ class CallRequest(Message):
     #: or 32+ hex characters); sending the same request again from the same caller (after a
     #: drop before 'queued' arrived) returns the same call instead of a second one
     request_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{22,64}$")
+    #: the caller's answer to the recording consent prompt (docs/protocol.md "Recording"):
+    #: needed when the server answered ``recording_consent_required``
+    recording_consent: bool | None = None
+    #: with ``recording_consent: false`` where a refusal means a callback: the number to
+    #: call back instead of a live call
+    callback_phone: str | None = Field(default=None, min_length=11, max_length=11)
+
+    @field_validator("callback_phone")
+    @classmethod
+    def _check_callback_phone(cls, value: str | None) -> str | None:
+        if value is not None and not is_mainland_mobile(value):
+            raise ValueError("not a mainland mobile number")
+        return value
 
 
 class Resume(Message):
@@ -381,10 +394,26 @@ class Logout(Message):
     type: Literal["logout"]
 
 
+class RecorderOffer(Message):
+    """The agent's copy of a consented call for the server's recorder: an SDP offer with
+    every candidate in it (audio caller, agent; video caller, agent, screen share)."""
+
+    type: Literal["recorder_offer"]
+    call_id: CallId
+    description: SessionDescription
+
+    @field_validator("description")
+    @classmethod
+    def _must_be_offer(cls, value: SessionDescription) -> SessionDescription:
+        if value.type != "offer":
+            raise ValueError("a recorder_offer carries an SDP offer")
+        return value
+
+
 AgentInbound = Annotated[
     Auth | SetStatus | SetAutoAnswer | Accept | Reject | AgentHangup | EndWrapUp | Sdp | Ice
     | Ping | Logout | PushForm | WithdrawForm | EditField | SetIdentity | PushScreen
-    | CloseScreen,
+    | CloseScreen | RecorderOffer,
     Field(discriminator="type"),
 ]
 
@@ -505,6 +534,10 @@ OUTBOUND_TYPES = {
     "screen_pushed": "a screen for the caller: guidance, document, url, qr, screen_share",
     "screen_status": "what the caller's page did with a screen",
     "screen_closed": "the agent closed a screen",
+    "recording_consent_required": "this call must be recorded: ask the caller, then send "
+    "call_request again with recording_consent (on_refusal: continue or callback)",
+    "recorder_answer": "to the agent: the recorder's SDP answer to its recorder_offer",
+    "recording_status": "recording of the call: starting, recording, stopped or failed",
     "error": "code and message; the connection stays open unless a close follows",
 }
 

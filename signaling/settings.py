@@ -182,6 +182,19 @@ class Settings(BaseSettings):
     busy_retry_after_ms: int = Field(2000, ge=100, description="Mean retry hint of 'busy' in "
                                      "ms; each reply gets it jittered by +/-50 %.")
 
+    # Consented recording (docs/operations.md "Recording").
+    recording_policy: Literal["none", "consent", "consent_or_callback"] = Field(
+        "none", description="Recording for every call: none; consent (ask, record with "
+        "consent, go on unrecorded without); consent_or_callback (without consent, offer a "
+        "callback instead). A kiosk's or a matter's own policy can only demand more.")
+    recording_retention_days: float = Field(90.0, gt=0, description="Days a recording is "
+                                            "kept; the purge deletes older files and rows.")
+    recording_fps: int = Field(15, ge=1, le=30, description="Frames per second of the "
+                               "recorded picture (both sides side by side).")
+    recording_panel_height: int = Field(360, ge=90, le=1080, multiple_of=2,
+                                        description="Height in pixels of each side's half of "
+                                        "the recorded picture (16:9).")
+
     demo: bool = Field(False, description="Seed the demo catalog, agents and kiosk.")
     demo_load_agents: int = Field(0, ge=0, le=100_000, description="With demo: also seed "
                                   "agents load-agent-1..N (every skill, password demo) for "

@@ -67,6 +67,8 @@ class AgentSide:
                     raise HubError("outcome_required", "choose an outcome for the call "
                                    "before ending wrap-up")
                 await self._end_wrap_up(conn, agent_id, message)
+            case p.RecorderOffer():
+                await self.hub.recording_side.recorder_offer(conn, agent_id, message)
             case p.Sdp() | p.Ice():
                 await self.hub.relay(conn, message)
             case p.PushForm() | p.WithdrawForm() | p.EditField() | p.SetIdentity() \

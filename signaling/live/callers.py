@@ -138,10 +138,15 @@ class CallerSide:
             raise HubError("too_many_calls", _REFUSALS[refused], scope=refused.value)
         if caller.skill not in self.hub.skills:
             raise HubError("unknown_skill", f"no such matter {caller.skill!r}")
+        recording = await self.hub.recording_side.admit(conn, caller, message)
+        if recording is None:
+            return  # the caller is asked for consent first, or got a callback instead
         if caller.invite_id is not None and \
                 not await self.hub.invites.use(caller.invite_id, time.time()):
             raise HubError("invalid_invite", "invite link not valid: already used")
         call_id = "c" + secrets.token_hex(8)
+        # Known before queueing: an auto-answered call is connected within the queueing.
+        self.hub.recording_side.queued(call_id, caller, message.language, recording)
         info = CallerInfo(call_id, caller.skill, caller.origin, caller.label,
                           caller.partition, resume_token=secrets.token_urlsafe(24),
                           kiosk_id=caller.kiosk_id, company=caller.company,

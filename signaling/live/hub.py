@@ -58,6 +58,7 @@ from .directory import Directory
 from .ice import ice_servers_for
 from .limits import LiveCallLimits, SocketLimits
 from .matter_side import MatterSide
+from .recording_side import RecordingSide
 from .sessions import CallerInfo, HubError, LiveSession
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class Hub:
                                             settings.max_material_bytes)
         self.matter_side = MatterSide(self)
         self.case_side = CaseSide(self)
+        self.recording_side = RecordingSide(self)
         self.callers: dict[str, CallerInfo] = {}
         self.resume_tokens: dict[str, str] = {}
         self.request_ids: dict[str, str] = {}  # client request id -> call id, while live
@@ -154,6 +156,7 @@ class Hub:
         catalog = await self.active_catalog()
         self.matter_side.start(catalog)
         self.case_side.start(catalog)
+        await self.recording_side.start()
         self._snapshot_task = asyncio.create_task(self._snapshot_loop())
         self._admission_tasks = [asyncio.create_task(self.directory.run()),
                                  asyncio.create_task(watch_loop_lag(self.admission))]
@@ -185,6 +188,7 @@ class Hub:
         for call_id in self.callers:  # live calls end with the process
             self.record_call(call_id, phase=CallPhase.INTERRUPTED.value, ended_at=time.time(),
                              end_reason="server_shutdown")
+        await self.recording_side.stop()
         await self.matter_side.stop()
         await self.case_side.stop()
         if self._background:
@@ -365,7 +369,8 @@ class Hub:
             "connected", call_id=session.call_id, role="offerer", polite=False,
             ice_servers=session.ice_servers["caller"],
             ice_transport_policy=self.ice_transport_policy(session.call_id),
-            peer={"display_name": profile.get("display_name", session.agent_id)})
+            peer={"display_name": profile.get("display_name", session.agent_id)},
+            recording=self.recording_side.connected_field(session.call_id))
 
     def connected_for_agent(self, session: LiveSession, info: CallerInfo) -> dict[str, Any]:
         return p.outbound(
@@ -374,12 +379,14 @@ class Hub:
             ice_transport_policy=self.ice_transport_policy(session.call_id),
             answered_at=round(self.wall(session.started_at), 3),
             peer={"origin": info.origin.value, "label": info.label, "skill": info.skill,
-                  "company": info.company, "language": info.language})
+                  "company": info.company, "language": info.language},
+            recording=self.recording_side.connected_field(session.call_id))
 
     def _do_CallEnded(self, action: act.CallEnded, now: float) -> None:  # noqa: N802
         info = self.callers.pop(action.call_id, None)
         log.info("call %s ended: %s", action.call_id, action.reason)
         self.call_limits.remove(action.call_id)
+        self.recording_side.call_ended(action.call_id)
         session = self.sessions.pop(action.call_id, None)
         if session is not None:
             self.matter_side.session_ended(session)

@@ -124,6 +124,8 @@ CATEGORY_FILE_SCHEMA: dict[str, Any] = {
                     "guidance": _TEXT,
                     "fields": {"type": "array", "items": _FIELD, "minItems": 1,
                                "maxItems": 40},
+                    # consented recording of calls to the matter's category (default none)
+                    "recording": {"enum": ["none", "consent", "consent_or_callback"]},
                 },
                 "required": ["code", "title", "weight", "norm_minutes", "materials",
                              "departments", "guidance", "fields"],
@@ -205,6 +207,8 @@ class Matter:
     fields: tuple[Field, ...]
     #: ``"water.toml@3"``: the file and version the form came from
     version: str
+    #: recording this matter demands of calls to its category (``RecordingPolicy`` value)
+    recording: str = "none"
 
     @property
     def title_zh(self) -> str:
@@ -420,7 +424,8 @@ def _matter(where: str, entry: dict[str, Any], category: str, version: str,
                   weight=entry["weight"], norm_minutes=entry["norm_minutes"],
                   materials=tuple(entry["materials"]),
                   departments=tuple(entry["departments"]), guidance=_text(entry["guidance"]),
-                  fields=tuple(fields), version=version)
+                  fields=tuple(fields), version=version,
+                  recording=entry.get("recording", "none"))
 
 
 #: keys that only some field types take

@@ -13,6 +13,7 @@ from signaling.store.matter_repositories import (
     MaterialRepository,
     SubmissionRepository,
 )
+from signaling.store.recording_repositories import RecordingRepository
 from signaling.store.repositories import (
     AccountExists,
     AccountRepository,
@@ -39,5 +40,6 @@ __all__ = [
     "InviteUnusable",
     "KioskRepository",
     "MaterialRepository",
+    "RecordingRepository",
     "SubmissionRepository",
 ]
