@@ -19,6 +19,7 @@ export function followCall(current, active, ui, hooks) {
     if (current === active()) handler(event.detail);
   });
   on("queue", (detail) => queue.update(detail));
+  on("busy", () => queue.busy());
   on("requeued", ({ reason }) => {
     chime.stopRing();
     queue.requeued(reason);

@@ -14,6 +14,8 @@
 //   localstream {stream} · remotestream {stream} · mediaproblem {problem}
 //   link {state: "open"|"reconnecting"|..., closeCode: 1012 restarting, 1013 busy, …}
 //   peer {status} · ended {reason, callId, wasConnected} · error {code, message, scope, fatal}
+//   busy {retryAfterMs}: the server is overloaded; the same request is sent again by itself
+//     after that many ms (docs/protocol.md `busy`)
 //   matters {message}: a message of the session document (forms, identity, materials,
 //     screens; docs/protocol.md "Forms and screens"), or an `error` in reply to one
 //   remotetracks {camera, screen}: the agent's camera track and its newest other video
@@ -29,6 +31,8 @@ import { MediaSession, openLocalMedia, stopStream } from "/static/common/call.js
 export const RESUME_KEY = "cloud-agent.call";
 /** How long a hang-up waits for the server's `ended` before ending the call here. */
 const HANGUP_WAIT_MS = 4000;
+/** Retry hint used when a `busy` reply carries none. */
+const BUSY_RETRY_MS = 3000;
 
 /** Errors after which the call cannot go on (the rest are reported and the call lives). */
 /** Server messages of the session document, handed on as `matters` events. */
@@ -70,6 +74,7 @@ export class CallerCall extends EventTarget {
     this._mediaPromise = null;
     this._building = null;
     this._hangupTimer = null;
+    this._retryTimer = null;
     this.restarted = false; // the socket was closed with 1012 since the last resume
   }
 
@@ -125,6 +130,7 @@ export class CallerCall extends EventTarget {
   }
 
   _opened(reconnect) {
+    clearTimeout(this._retryTimer); // a reopened socket sends the request itself
     if (this.resumeToken) {
       // Without a live peer connection (a reloaded page) the agent must start afresh.
       const restartMedia = this.wasConnected && !(this.session && !this.session.closed);
@@ -210,6 +216,17 @@ export class CallerCall extends EventTarget {
         }
         if (message.code === "invalid_resume_token") {
           this._resumeRefused();
+          return;
+        }
+        if (message.code === "busy" && this.state === "requesting" && this.request) {
+          // Overloaded: not an error of this call. The same request (same request id)
+          // goes again after the server's hint; hang-up or dispose cancels it.
+          const retryAfterMs = Number(message.retry_after_ms) > 0 ? Number(message.retry_after_ms) : BUSY_RETRY_MS;
+          clearTimeout(this._retryTimer);
+          this._retryTimer = setTimeout(() => {
+            if (this.state === "requesting" && !this.disposed && this.signaling) this.signaling.send(this.request);
+          }, retryAfterMs);
+          this._emit("busy", { retryAfterMs });
           return;
         }
         if (message.code === "no_call" && this._hangupTimer) {
@@ -317,6 +334,7 @@ export class CallerCall extends EventTarget {
 
   _ended(message) {
     clearTimeout(this._hangupTimer);
+    clearTimeout(this._retryTimer);
     if (this.state === "ended") return;
     this.state = "ended";
     this.lastCallId = message.call_id || this.callId;
@@ -405,6 +423,7 @@ export class CallerCall extends EventTarget {
   dispose() {
     if (this.disposed) return;
     clearTimeout(this._hangupTimer);
+    clearTimeout(this._retryTimer);
     if (["queued", "ringing", "connected"].includes(this.state) && this.signaling) this.signaling.send({ type: "hangup" });
     this.disposed = true;
     this._forget();

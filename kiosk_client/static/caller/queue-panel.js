@@ -17,6 +17,10 @@ export class QueuePanel {
   }
 
   update({ position, estimatedWait }) {
+    if (this.note.dataset.i18n === "queue_busy") {
+      this.note.hidden = true; // in the queue now
+      delete this.note.dataset.i18n;
+    }
     const changed = !this.last || this.last.position !== position;
     this.last = { position, estimatedWait };
     this._render(changed);
@@ -27,6 +31,14 @@ export class QueuePanel {
     this.note.dataset.i18n = reason === "server_restart" ? "queue_requeued_restart" : "queue_requeued";
     this.note.textContent = this.i18n.t(this.note.dataset.i18n);
     this.note.hidden = false;
+  }
+
+  /** The server is busy: the call is requested again by itself in a moment. */
+  busy() {
+    this.note.dataset.i18n = "queue_busy";
+    this.note.textContent = this.i18n.t("queue_busy");
+    this.note.hidden = false;
+    this.live.textContent = this.note.textContent;
   }
 
   _render(announce) {

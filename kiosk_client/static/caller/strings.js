@@ -46,6 +46,7 @@ export const STRINGS = {
   link_reconnecting: { "zh-CN": "网络不稳定，正在重新连接…您的排队位置会保留", en: "Connection unstable, reconnecting… you keep your place" },
   link_restarting: { "zh-CN": "系统正在重启，正在重新连接…请稍候", en: "The system is restarting, reconnecting… please wait" },
   link_busy: { "zh-CN": "现在呼叫的人很多，几秒后自动再试…", en: "Many people are calling right now. Trying again in a few seconds…" },
+  queue_busy: { "zh-CN": "现在呼叫的人很多，几秒后自动为您再试，请稍候…", en: "Many people are calling right now. We will try again for you in a few seconds…" },
   queue_requeued_restart: { "zh-CN": "系统刚刚重启，已为您重新排队", en: "The system has just restarted: you are back in the queue" },
 
   // callback
