@@ -359,6 +359,13 @@ def render_metrics(hub: Hub, overdue: dict[str, int] | None = None) -> str:
     metric("record_backlog_oldest_seconds", "gauge",
            "How long the oldest call-record write not yet in the database has waited.",
            [({}, round(backlog.oldest_age, 3))])
+    metric("call_requests_busy_total", "counter",
+           "New call requests refused with 'busy' (load shedding), by reason.",
+           [({"reason": reason.value}, count)
+            for reason, count in hub.admission.refused.items()])
+    metric("event_loop_lag_seconds", "gauge",
+           "The event loop's lag as load shedding reads it (smallest of the last samples).",
+           [({}, round(hub.admission.loop_lag(), 4))])
     if overdue is not None:
         catalog = hub.case_side.catalog
         departments = sorted({*(catalog.departments if catalog else ()), *overdue})

@@ -14,6 +14,7 @@ import json
 import time
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -142,3 +143,8 @@ async def test_a_burst_beyond_capacity_gets_queued_or_busy_and_every_queued_call
             break
         await asyncio.sleep(0.1)
     assert await recorded() == set(queued)
+
+    async with httpx.AsyncClient() as http:
+        metrics = (await http.get(f"{live.http}/metrics")).text
+    assert f'cloud_agent_call_requests_busy_total{{reason="record_backlog"}} {len(busy)}' \
+        in metrics
