@@ -42,6 +42,9 @@ FOLLOW_BLOCK_MS = 2000
 """XREAD BLOCK per round; a watchdog a little longer notices a server that went silent."""
 BATCH = 500
 """Entries read per round trip."""
+RESYNC_TIMEOUT = 60.0
+"""Seconds a reload and replay may take before the follower gives up and starts over
+(the reading connection has no read timeout of its own)."""
 STUCK_DEADLINE_RETRY = 0.05
 """Seconds before ticking again for a deadline a tick at or after it did not clear."""
 
@@ -93,6 +96,7 @@ class PartitionLog:
         self._waiter_seq = itertools.count()
         self._leader = False
         self._lease_valid_until = 0.0
+        self._lapse_timer: asyncio.TimerHandle | None = None
         self._offset = 0.0
         self._offset_rtt = float("inf")
         self._tick_wake = asyncio.Event()
@@ -132,9 +136,10 @@ class PartitionLog:
             await self._resync()
         except (RedisError, OSError) as exc:
             raise LogUnavailable(f"Redis unreachable: {exc}") from exc
-        self._tasks = [asyncio.create_task(self._follow(), name=f"log-follow-{self.partition}"),
-                       asyncio.create_task(self._lease_loop(), name=f"log-lease-{self.partition}"),
-                       asyncio.create_task(self._tick_loop(), name=f"log-tick-{self.partition}")]
+        name = f"{self.partition}@{self.node_id}"
+        self._tasks = [asyncio.create_task(self._follow(), name=f"log-follow {name}"),
+                       asyncio.create_task(self._lease_loop(), name=f"log-lease {name}"),
+                       asyncio.create_task(self._tick_loop(), name=f"log-tick {name}")]
 
     async def stop(self) -> None:
         """Stop following and ticking; give the lease up so another node takes over now."""
@@ -142,7 +147,10 @@ class PartitionLog:
         tasks = [*self._tasks, *([self._snapshot_task] if self._snapshot_task else [])]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        if self._lapse_timer is not None:
+            self._lapse_timer.cancel()
         if self._leader:
             self._set_leader(False)
             try:
@@ -227,14 +235,14 @@ class PartitionLog:
 
     async def _follow(self) -> None:
         backoff = 0.05
-        while True:
+        while not self._stopping:
             try:
                 if self._down or not self._caught_up.is_set():
-                    await self._resync()
-                answer: Any = await asyncio.wait_for(
-                    self._reader.xread({self.keys.stream: self.last_id}, count=BATCH,
-                                       block=FOLLOW_BLOCK_MS),
-                    FOLLOW_BLOCK_MS / 1000 + 3.0)
+                    async with asyncio.timeout(RESYNC_TIMEOUT):
+                        await self._resync()
+                async with asyncio.timeout(FOLLOW_BLOCK_MS / 1000 + 3.0):
+                    answer: Any = await self._reader.xread(
+                        {self.keys.stream: self.last_id}, count=BATCH, block=FOLLOW_BLOCK_MS)
                 for _, items in answer or ():
                     if not self._apply_batch(items, deliver=True):
                         self._caught_up.clear()
@@ -260,6 +268,9 @@ class PartitionLog:
         stopped if nothing is missing, else reload the snapshot and replay after it, or
         seed a new epoch if Redis lost the log."""
         await self._reader.ping()
+        # Idle command connections may predate a Redis restart: drop them, or the next
+        # append would fail on a dead socket (commands are not retried).
+        await self._redis.connection_pool.disconnect(inuse_connections=False)
         epoch = _text_or_none(await self._reader.get(self.keys.epoch))
         if epoch is None:
             await self._seed()
@@ -333,7 +344,7 @@ class PartitionLog:
 
     async def _lease_loop(self) -> None:
         interval = self.lease_ms / 3000
-        while True:
+        while not self._stopping:
             try:
                 sent = self._clock()
                 holder_ttl, seconds, micros = await self._lease_script(
@@ -343,6 +354,7 @@ class PartitionLog:
                 if int(holder_ttl) == -1 and self.available:
                     self._lease_valid_until = sent + 0.8 * self.lease_ms / 1000
                     self._set_leader(True)
+                    self._watch_lapse()
                     await asyncio.sleep(interval)
                 else:
                     if int(holder_ttl) == -1:  # ours, but this replica is not caught up
@@ -361,6 +373,21 @@ class PartitionLog:
                     self._set_leader(False)
                 self._mark_down()
                 await asyncio.sleep(interval / 2)
+
+    def _watch_lapse(self) -> None:
+        """Give up leadership when the lease may have run out without a renewal, even if
+        the renewing loop itself is stuck."""
+        if self._lapse_timer is not None:
+            self._lapse_timer.cancel()
+        delay = self._lease_valid_until - self._clock()
+        self._lapse_timer = asyncio.get_running_loop().call_later(max(0.0, delay) + 0.001,
+                                                                  self._check_lapse)
+
+    def _check_lapse(self) -> None:
+        self._lapse_timer = None
+        if self._leader and not self.is_leader:
+            log.warning("log %s: the lease lapsed without renewal", self.keys.stream)
+            self._set_leader(False)
 
     def _set_leader(self, leader: bool) -> None:
         if leader == self._leader:
@@ -394,7 +421,7 @@ class PartitionLog:
 
     async def _tick_loop(self) -> None:
         """Append a Tick when the machine's next deadline has passed on Redis's clock."""
-        while True:
+        while not self._stopping:
             self._tick_wake.clear()
             deadline = self.machine.next_deadline() if self.is_leader and self.available \
                 else None
@@ -409,7 +436,8 @@ class PartitionLog:
                 continue
             try:
                 entry_id = await self.append(tick_entry())
-                await asyncio.wait_for(self.applied(entry_id), self.lease_ms / 1000)
+                async with asyncio.timeout(self.lease_ms / 1000):
+                    await self.applied(entry_id)
             except asyncio.CancelledError:
                 raise
             except (LogUnavailable, TimeoutError) as exc:
@@ -418,7 +446,8 @@ class PartitionLog:
 
     async def _wait_tick_wake(self, timeout: float | None) -> None:
         try:
-            await asyncio.wait_for(self._tick_wake.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._tick_wake.wait()
         except TimeoutError:
             pass
 

@@ -7,6 +7,12 @@ field, with no pickle, and nothing derived: indexes are rebuilt by the engine af
 restore. Transient per-``handle`` buffers are empty between events and are not kept.
 The config and the strategy are the node's settings, not state: every node of a cluster
 runs with the same ones.
+
+Timers are written live ones only, in due order. ``next_deadline()`` drops stale timers
+from the heap's head, so replicas that asked it at different moments hold different
+stale leftovers; a stale timer never fires (and one whose condition comes back is
+always scheduled anew), so leaving them out keeps behaviour and makes the snapshots of
+equal replicas equal.
 """
 
 from __future__ import annotations
@@ -55,7 +61,8 @@ def snapshot(engine: Engine) -> dict[str, Any]:
         "counters": [[partition, skill, _counters(c)]
                      for (partition, skill), c in engine._counters.items()],
         "timers": {"seq": heap._seq,
-                   "heap": [[t.at, t.seq, t.kind.value, t.key] for t in heap._heap]},
+                   "heap": [[t.at, t.seq, t.kind.value, t.key] for t in sorted(heap._heap)
+                            if engine._timer_live(t)]},
     }
 
 
