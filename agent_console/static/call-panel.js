@@ -11,6 +11,7 @@ import { byTestId, h } from "./dom.js";
 import { describeCaller } from "./caller.js";
 import { clock } from "./format.js";
 import { icon } from "./icons.js";
+import { CallRecorder } from "./recorder.js";
 
 const MEDIA_TIMEOUT_MS = 8000;
 
@@ -43,6 +44,7 @@ export class CallPanel extends EventTarget {
     this.peerReconnecting = byTestId("peer-reconnecting", root);
     this.unmuteRemote = byTestId("unmute-remote", root);
     this.quality = byTestId("call-quality", root);
+    this.recorder = new CallRecorder(root, i18n, toasts);
     this.buffered = [];
     this._buffer = (event) => {
       if (this.call && event.detail.call_id === this.call.callId) this.buffered.push(event);
@@ -155,6 +157,7 @@ export class CallPanel extends EventTarget {
     this.session.addEventListener("remotetrack", () => this._attachRemote());
     this.session.addEventListener("connectionstate", (event) => this._mediaState(event.detail));
     this.session.addEventListener("error", (event) => console.warn("media session:", event.detail));
+    this.recorder.attach(signaling, message, this.session);
     signaling.removeEventListener("msg:sdp", this._buffer);
     signaling.removeEventListener("msg:ice", this._buffer);
     for (const event of this.buffered.splice(0)) {
@@ -175,6 +178,7 @@ export class CallPanel extends EventTarget {
     clearInterval(this.timer);
     clearInterval(this.qualityTimer);
     this.removeScreenTrack();
+    this.recorder.close();
     if (this.session) this.session.close();
     this.session = null;
     this.call = null;
@@ -217,6 +221,7 @@ export class CallPanel extends EventTarget {
     if (!this.session || this.session.closed) return false;
     this.removeScreenTrack();
     this.screenSender = this.session.pc.addTrack(track, stream);
+    this.recorder.setScreen(track);
     this.root.dataset.sharing = "true";
     return true;
   }
@@ -229,6 +234,7 @@ export class CallPanel extends EventTarget {
       } catch { /* the connection closed under us */ }
     }
     this.screenSender = null;
+    this.recorder.setScreen(null);
     delete this.root.dataset.sharing;
   }
 

@@ -18,6 +18,7 @@ import { CompanyForm } from "./enterprise/company-form.js";
 import { DeviceCheck } from "./enterprise/device-check.js";
 import { readInvite } from "./enterprise/invite.js";
 import { WorkArea } from "./caller/work-area.js";
+import { RecordingConsent } from "./caller/recording-consent.js";
 import { bindCallControls, callbackDoneRenderer, errorKey, followCall, noticeShower } from "./caller/call-screens.js";
 
 const byTestId = (id) => document.querySelector(`[data-testid="${id}"]`);
@@ -146,9 +147,11 @@ function startCall(request) {
 }
 
 const notice = noticeShower(screens, i18n);
+const recording = new RecordingConsent(i18n);
 const renderCallbackDone = callbackDoneRenderer(i18n, () => callbackPhone);
 
 function follow(current) {
+  recording.follow(current);
   followCall(current, () => call, { screens, queue, link, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {
     afterHangup: backToForm,
     callbackPhone: () => form.phone,
@@ -171,6 +174,7 @@ function backToForm() {
   if (call) call.dispose();
   call = null;
   work.follow(null);
+  recording.follow(null);
   callbackPhone = "";
   chime.stop();
   inCall.reset();

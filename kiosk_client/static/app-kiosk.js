@@ -18,6 +18,7 @@ import { MatterPicker, loadSkills } from "./caller/matter-picker.js";
 import { deviceToken, wipeStorage } from "./kiosk/provisioning.js";
 import { IdleTimer } from "./kiosk/idle-timer.js";
 import { WorkArea } from "./caller/work-area.js";
+import { RecordingConsent } from "./caller/recording-consent.js";
 import { bindCallControls, callbackDoneRenderer, errorKey, followCall, noticeShower } from "./caller/call-screens.js";
 
 /** Matters a citizen can call about at a town kiosk (enterprise matters are on /call). */
@@ -138,9 +139,11 @@ function startCall(skill) {
 }
 
 const notice = noticeShower(screens, i18n);
+const recording = new RecordingConsent(i18n);
 const renderCallbackDone = callbackDoneRenderer(i18n, () => callbackPhone);
 
 function follow(current) {
+  recording.follow(current);
   followCall(current, () => call, { screens, queue, link, inCall, rating, callbackOffer, chime, notice, renderCallbackDone }, {
     afterHangup: privacyReset,
     onFatalError: (code, scope) => {
@@ -174,6 +177,7 @@ function privacyReset() {
   if (call) call.dispose();
   call = null;
   work.follow(null);
+  recording.follow(null);
   callbackPhone = "";
   renderCallbackDone();
   chime.stop();

@@ -11,6 +11,7 @@
 // Events (CustomEvent detail in brackets):
 //   queue {position, estimatedWait} · requeued {reason} · ringing · callback_offer {reason}
 //   callback_registered {callbackId, duplicate} · connected {peer, resumed}
+//   consent_required {policy, onRefusal}: answer with answerConsent() · recording {state, reason}
 //   localstream {stream} · remotestream {stream} · mediaproblem {problem}
 //   link {state: "open"|"reconnecting"|..., closeCode: 1012 restarting, 1013 busy, …}
 //   peer {status} · ended {reason, callId, wasConnected} · error {code, message, scope, fatal}
@@ -196,6 +197,14 @@ export class CallerCall extends EventTarget {
         break;
       case "callback_registered":
         this._emit("callback_registered", { callbackId: message.callback_id, duplicate: message.duplicate === true });
+        // Recording refused where that means a callback: nothing was queued, no `ended` follows.
+        if (message.reason === "recording_refused") this._ended({ call_id: message.call_id, reason: "callback", disposition: "callback" });
+        break;
+      case "recording_consent_required":
+        this._emit("consent_required", { policy: message.policy, onRefusal: message.on_refusal });
+        break;
+      case "recording_status":
+        this._emit("recording", { state: message.state, reason: message.reason || null });
         break;
       case "connected":
         this._connected(message);
@@ -387,6 +396,15 @@ export class CallerCall extends EventTarget {
       this._ended({ call_id: this.callId, reason: "caller_hangup" });
     }
     return false;
+  }
+
+  /** Answer the recording consent prompt: the call request goes again with the answer
+   *  (and, where a refusal means a callback, the number to call back). */
+  answerConsent(consent, callbackPhone = null) {
+    if (!this.request || this.state !== "requesting") return false;
+    this.request = { ...this.request, recording_consent: consent === true };
+    if (callbackPhone) this.request.callback_phone = callbackPhone;
+    return this.signaling ? this.signaling.send(this.request) : false;
   }
 
   /** Leave the queue and be called back on `phone`. */

@@ -1,0 +1,131 @@
+"""Consented recording in the real pages: a Chromium kiosk and a Chromium console.
+
+The kiosk asks for consent before anything is queued; the console sends its copy of the
+call to the server's recorder; both show that the call is recorded; the file is checked
+with PyAV. Refusals: the call goes on unrecorded and the console says so, or (where the
+policy says so) the citizen leaves a number instead. Each prompt is checked with axe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import av
+import pytest
+from playwright.async_api import Page, expect
+
+from signaling.store import RecordingRepository
+from tests.conftest import LiveServer, StartServer
+from tests.e2e.a11y import SERIOUS, axe_violations, describe
+from tests.e2e.conftest import NewPage
+from tests.e2e.test_flows import console_for, kiosk_picks_water
+from tests.e2e.test_kiosk import by_id, eventually, open_kiosk, video_playing
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+async def assert_accessible(page: Page, where: str) -> None:
+    found = [v for v in await axe_violations(page) if v["impact"] in SERIOUS]
+    assert not found, f"axe on {where}:\n{describe(found)}"
+
+
+async def recordings_of(server: LiveServer, call_id: str) -> list[object]:
+    return list(await RecordingRepository(server.hub.db).for_call(call_id))
+
+
+async def test_a_consented_kiosk_call_is_recorded_from_the_console(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server(recording_policy="consent", wrap_up_time=2)
+    console = await console_for(new_page, server)
+    kiosk = await open_kiosk(new_page, server, "portrait")
+    await kiosk_picks_water(kiosk)
+
+    prompt = by_id(kiosk, "recording-consent")
+    await expect(prompt).to_be_visible()
+    await expect(prompt).to_contain_text("本次通话将被录音录像")
+    assert server.hub.engine.calls == {}  # nothing is queued before the answer
+    box = await by_id(kiosk, "consent-agree").bounding_box()
+    assert box is not None and box["height"] >= 60  # a large touch target
+    await assert_accessible(kiosk, "the consent prompt")
+    await by_id(kiosk, "consent-language").tap()  # the English switch, inside the prompt
+    await expect(prompt).to_contain_text("This call will be recorded")
+    await by_id(kiosk, "consent-agree").tap()
+    await expect(prompt).to_be_hidden()
+
+    await expect(by_id(console, "incoming-call")).to_be_visible()
+    await by_id(console, "accept-button").click()
+    await video_playing(console)
+    await video_playing(kiosk)
+    await expect(by_id(console, "recording-status")).to_have_attribute(
+        "data-state", "recording", timeout=20_000)
+    await expect(by_id(kiosk, "recording-indicator")).to_be_visible()
+    await expect(by_id(kiosk, "recording-indicator")).to_contain_text("Recording")
+    await assert_accessible(console, "the console while recording")
+    await assert_accessible(kiosk, "the kiosk while recording")
+    call_id = next(iter(server.hub.sessions))
+    await asyncio.sleep(4)  # some seconds of recorded call
+    await by_id(console, "hangup-button").click()
+    await expect(by_id(kiosk, "recording-indicator")).to_be_hidden()
+
+    async def finished() -> bool:
+        rows = await recordings_of(server, call_id)
+        return bool(rows) and all(getattr(r, "state") != "recording" for r in rows)
+    await eventually(finished, 30, "the recording to be finished")
+    [row] = await recordings_of(server, call_id)
+    assert getattr(row, "state") == "complete", getattr(row, "failure")
+    path = Path(server.hub.settings.data_dir) / "recordings" / getattr(row, "path")
+    with av.open(str(path)) as container:
+        kinds = sorted((s.type, s.codec_context.name) for s in container.streams)
+        assert kinds == [("audio", "opus"), ("video", "vp8")]
+        assert container.duration is not None
+        duration = container.duration / av.time_base
+        frames = sum(1 for _ in container.decode(video=0))
+    assert 2.0 <= duration <= 60.0 and frames >= 5, (duration, frames)
+    frames_by_slot = getattr(row, "detail")["frames"]
+    # Both sides' pictures and voices reached the recorder from the console's copy.
+    for slot in ("video:caller", "video:agent", "audio:caller", "audio:agent"):
+        assert frames_by_slot[slot] > 0, frames_by_slot
+
+
+async def test_refusal_goes_on_unrecorded_and_the_console_says_so(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server(recording_policy="consent")
+    console = await console_for(new_page, server)
+    kiosk = await open_kiosk(new_page, server, "portrait")
+    await kiosk_picks_water(kiosk)
+    await by_id(kiosk, "consent-decline").tap()
+
+    await expect(by_id(console, "incoming-call")).to_be_visible()
+    await by_id(console, "accept-button").click()
+    await video_playing(kiosk)
+    status = by_id(console, "recording-status")
+    await expect(status).to_have_attribute("data-state", "refused")
+    await expect(status).to_contain_text("客户未同意录音录像")
+    await expect(by_id(kiosk, "recording-indicator")).to_be_hidden()
+    call_id = next(iter(server.hub.sessions))
+    await asyncio.sleep(2)
+    assert await recordings_of(server, call_id) == []
+    await assert_accessible(console, "the console of an unrecorded call")
+
+
+async def test_refusal_where_recording_is_required_leaves_a_number(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server(recording_policy="consent_or_callback")
+    kiosk = await open_kiosk(new_page, server, "portrait")
+    await kiosk_picks_water(kiosk)
+    await expect(by_id(kiosk, "recording-consent")).to_contain_text("留下手机号码")
+    await by_id(kiosk, "consent-decline").tap()
+    for digit in "13800138000":
+        await by_id(kiosk, f"consent-key-{digit}").tap()
+    await assert_accessible(kiosk, "the callback number step")
+    await by_id(kiosk, "consent-callback").tap()
+
+    await expect(by_id(kiosk, "recording-consent")).to_be_hidden()
+    pending = await server.hub.callbacks.list_pending("default")
+    async def registered() -> bool:
+        return bool(await server.hub.callbacks.list_pending("default"))
+    await eventually(registered, 10, "the callback")
+    pending = await server.hub.callbacks.list_pending("default")
+    assert [c.phone for c in pending] == ["13800138000"]
+    assert server.hub.engine.calls == {}
