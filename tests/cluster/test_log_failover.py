@@ -54,8 +54,9 @@ async def test_a_killed_leader_is_replaced_and_ticks_go_on(
          PARTITION, "doomed"], stdout=subprocess.PIPE, text=True)
     try:
         async with asyncio.timeout(30):
-            line = await asyncio.to_thread(holder.stdout.readline)  # type: ignore[union-attr]
-        assert line.strip() == "leader"
+            ready = await asyncio.to_thread(holder.stdout.readline)  # type: ignore[union-attr]
+            leader = await asyncio.to_thread(holder.stdout.readline)  # type: ignore[union-attr]
+        assert ready.strip() == "ready" and leader.split()[0] == "leader"
         async with log_nodes(throwaway_redis.url, ["survivor"], CONFIG) as (node,):
             assert not node.log.is_leader
             holder.kill()  # SIGKILL: the lease is left to expire
