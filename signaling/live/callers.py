@@ -112,6 +112,8 @@ class CallerSide:
                       target_agent_id=invite.agent_id, invite_id=invite.id)
 
     async def _call_request(self, conn: Connection, message: p.CallRequest) -> None:
+        # When the frame was read, before any look-up: the call's wait starts there.
+        arrived_at = conn.received_at or self.hub.now()
         repeated = self.hub.request_ids.get(message.request_id or "")
         if conn.call_id is not None and conn.call_id != repeated:
             raise HubError("call_in_progress", "this connection already has a call")
@@ -165,7 +167,8 @@ class CallerSide:
             self.hub.apply(ev.CallRequested(call_id, caller.skill, caller.origin,
                                             caller.partition, priority=priority,
                                             label=caller.label,
-                                            target_agent_id=caller.target_agent_id))
+                                            target_agent_id=caller.target_agent_id,
+                                            arrived_at=arrived_at))
         except RoutingError:
             self.hub.callers.pop(call_id)
             self.hub.resume_tokens.pop(info.resume_token)
