@@ -117,3 +117,32 @@ async def test_a_node_joining_late_loads_the_snapshot_and_replays_the_trimmed_lo
             assert late.state() == nodes[0].state() == nodes[1].state()
         finally:
             await stop_node(late)
+
+
+async def test_a_consumer_left_behind_past_the_trim_reloads_instead_of_skipping(
+        throwaway_redis: RedisServer) -> None:
+    """A node that stopped reading while the leader snapshotted and trimmed twice finds a
+    gap in the entry numbers when it reads on, and reloads rather than miss entries."""
+    async with log_nodes(throwaway_redis.url, ["leader", "slow"], CONFIG,
+                         snapshot_every=5) as (leader, slow):
+        first = await leader.send(ev.AgentLogin("a1", {"tax": 1}, "d1"))
+        await all_applied([leader, slow], first)
+        for task in asyncio.all_tasks():
+            if task.get_name() == f"log-follow {PARTITION}@slow":
+                task.cancel()  # stuck: reads nothing for a while
+        for i in range(40):
+            await leader.send(ev.CallRequested(f"c{i}", "tax", partition="d1"))
+            await leader.send(ev.CallerHangup(f"c{i}"))
+        last = await leader.send(ev.Tick())
+        await all_applied([leader], last)
+        client = aioredis.from_url(throwaway_redis.url)
+        try:
+            first_n = int((await client.xrange(f"{NS}:log:{PARTITION}", count=1))[0][1][b"n"])
+        finally:
+            await client.aclose()
+        assert first_n > slow.machine.applied + 1, "the trim did not pass the slow node"
+        resyncs = slow.machine.resyncs
+        slow.log._tasks.append(asyncio.create_task(slow.log._follow()))  # reads on
+        await all_applied([slow], last)
+        assert slow.machine.resyncs == resyncs + 1
+        assert slow.state() == leader.state()
