@@ -6,12 +6,15 @@ has a timer pending (a call rings an agent who never answers, ring timeout 0.2 s
 leader must tick five times a second). Then, ``--kills`` times: SIGKILL the process that
 holds the lease, wait for the other to take it, start a fresh standby.
 
+First it times ``--appends`` entries from ``append`` on one node to applied on
+another (two nodes in this process): the log's share of any latency through Redis.
+
 Per kill it reports **takeover** (kill -> the survivor announces it holds the lease) and
 **routing resumed** (kill -> the first Tick entry the new leader appended, by its stream
 id, i.e. Redis's clock on this same machine). Target: takeover <= 2 s; the lease is
 1.5 s, so expect 1.0-1.5 s (the lease's remaining life at the kill).
 
-    python bench/takeover.py [--kills 20] [--json]
+    python bench/takeover.py [--kills 20] [--appends 1000] [--json]
 """
 
 from __future__ import annotations
@@ -105,9 +108,33 @@ async def first_tick_after(client: aioredis.Redis, since: float) -> float:
             await asyncio.sleep(0.005)
 
 
-async def run(kills: int) -> dict[str, Any]:
+async def append_latency(url: str, appends: int) -> list[float]:
+    """Seconds from ``append`` on one node to the entry applied on another (two nodes in
+    this process, each with its own connections), one entry at a time."""
+    clients = [aioredis.from_url(url) for _ in range(2)]
+    logs = [PartitionLog(client, NS, "latency", f"n{i}", EngineMachine())
+            for i, client in enumerate(clients)]
+    for log in logs:
+        await log.start()
+    samples = []
+    try:
+        for i in range(appends):
+            started = time.perf_counter()
+            entry_id = await logs[i % 2].append(event_entry(ev.AgentSetNotReady("x", "lunch")))
+            await logs[(i + 1) % 2].applied(entry_id)
+            samples.append(time.perf_counter() - started)
+    finally:
+        for log in logs:
+            await log.stop()
+        for client in clients:
+            await client.aclose()
+    return samples
+
+
+async def run(kills: int, appends: int) -> dict[str, Any]:
     takeovers, resumed = [], []
     with RedisServer() as server:
+        latencies = await append_latency(server.url, appends)
         await seed_floor(server.url)
         client = aioredis.from_url(server.url)
         holders = [await Holder.start(server.url, "h0")]
@@ -138,8 +165,14 @@ async def run(kills: int) -> dict[str, Any]:
         return {"p50_s": round(statistics.median(samples), 3),
                 "max_s": round(max(samples), 3), "min_s": round(min(samples), 3)}
 
+    latencies.sort()
     return {"benchmark": "takeover", "kills": kills, "lease_ms": 1500,
             "takeover": figures(takeovers), "routing_resumed": figures(resumed),
+            "append_to_applied_elsewhere": {
+                "appends": appends,
+                "p50_ms": round(1000 * statistics.median(latencies), 2),
+                "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
+                "max_ms": round(1000 * latencies[-1], 2)},
             "samples_s": [round(x, 3) for x in takeovers],
             "load_average_1min": os.getloadavg()[0]}
 
@@ -148,9 +181,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--appends", type=int, default=1000,
+                        help="entries for the append -> applied-on-another-node latency")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
-    report = asyncio.run(run(args.kills))
+    report = asyncio.run(run(args.kills, args.appends))
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -160,6 +195,9 @@ def main() -> None:
     for key in ("takeover", "routing_resumed"):
         r = report[key]
         print(f"| {key} | {r['p50_s']} s | {r['max_s']} s | {r['min_s']} s |")
+    r = report["append_to_applied_elsewhere"]
+    print(f"append -> applied on another node, {r['appends']} entries: p50 {r['p50_ms']} ms, "
+          f"p99 {r['p99_ms']} ms, max {r['max_ms']} ms")
 
 
 if __name__ == "__main__":
