@@ -158,7 +158,8 @@ class PartitionLog:
             except (RedisError, OSError):
                 pass
         for _, _, future in self._waiters:
-            future.cancel()
+            if not future.done():
+                future.set_exception(LogUnavailable("the partition log stopped"))
         self._waiters.clear()
         await self._redis.aclose()
         await self._reader.aclose()
@@ -184,7 +185,8 @@ class PartitionLog:
         return _text(raw)
 
     async def applied(self, entry_id: str) -> None:
-        """Return once entry ``entry_id`` (and every one before it) is applied here."""
+        """Return once entry ``entry_id`` (and every one before it) is applied here.
+        Raises LogUnavailable if the log is stopped first."""
         target = parse_id(entry_id)
         if target <= self._last:
             return
