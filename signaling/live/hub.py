@@ -128,7 +128,10 @@ class Hub:
         self.agent_side = AgentSide(self)
         #: delivers the webhook outbox; the case side calls ``outbox_worker.wake()``
         self.outbox_worker = OutboxWorker(db)
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        #: the deadline ``_timer`` was armed for: uvloop's ``call_at`` of a time already
+        #: past returns a plain Handle, which has no ``when()``
+        self._timer_at: float | None = None
         self.logout_timers: dict[str, asyncio.TimerHandle] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._snapshot_task: asyncio.Task[None] | None = None
@@ -218,11 +221,12 @@ class Hub:
     def arm_timer(self) -> None:
         deadline = self.engine.next_deadline()
         if self._timer is not None:
-            if deadline is not None and self._timer.when() == deadline:
+            if deadline is not None and self._timer_at == deadline:
                 return
             self._timer.cancel()
             self._timer = None
         if deadline is not None:
+            self._timer_at = deadline
             self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
