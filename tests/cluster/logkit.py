@@ -44,14 +44,17 @@ class Node:
 @asynccontextmanager
 async def log_nodes(url: str, names: list[str], config: RoutingConfig, *,
                     clocks: dict[str, Callable[[], float]] | None = None,
-                    **options: Any) -> AsyncIterator[list[Node]]:
-    """Start a log node per name, in order (the first takes the lease); stop them after."""
+                    first_leads: bool = True, **options: Any) -> AsyncIterator[list[Node]]:
+    """Start a log node per name, in order (the first takes the lease, unless another
+    process holds it: ``first_leads=False``); stop them after."""
     nodes: list[Node] = []
     try:
         for name in names:
             nodes.append(await start_node(url, name, config,
                                           clock=(clocks or {}).get(name, time.time),
                                           **options))
+            if len(nodes) == 1 and first_leads:
+                await eventually(lambda: nodes[0].log.is_leader, "the first node leads")
         yield nodes
     finally:
         for node in nodes:
