@@ -22,6 +22,7 @@ import { HelpDialog, Shortcuts } from "./shortcuts.js";
 import { StateBar } from "./state-bar.js";
 import { STRINGS } from "./strings.js";
 import { SupervisionPanel } from "./supervision-panel.js";
+import { RecordingsPanel } from "./recordings-panel.js";
 import { Toasts } from "./toast.js";
 import { WrapUp } from "./wrap-up.js";
 
@@ -80,6 +81,7 @@ class AgentConsole {
     this.history.addEventListener("stats", (event) => this.idle.setStats(event.detail));
     this.callbacks = new Callbacks(byTestId("callbacks-panel"), deps);
     this.overdue = new SupervisionPanel(byTestId("overdue-panel"), deps);
+    this.recordings = new RecordingsPanel(byTestId("overdue-panel"), deps);
     this.invite = new Invite(byTestId("invite-panel"), deps);
     this.help = new HelpDialog(byTestId("help-dialog"), byTestId("help-button"));
 
@@ -156,6 +158,7 @@ class AgentConsole {
     this.callbacks.stop();
     this.callbacks.clear();
     this.overdue.stop();
+    this.recordings.stop();
     this.invite.clear();
     this.history.calls = [];
     this.history.render();
@@ -436,6 +439,7 @@ class AgentConsole {
     this.queues.setSkills(skills);
     this.invite.setSkills(skills);
     this.overdue.setRole(this.profile?.role);
+    this.recordings.setRole(this.profile?.role);
   }
 
   setLanguage(language) {

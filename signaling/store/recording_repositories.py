@@ -73,6 +73,13 @@ class RecordingRepository:
                                          .order_by(Recording.started_at))
             return list(rows)
 
+    async def recent(self, limit: int = 100) -> list[Recording]:
+        """The newest recordings first."""
+        async with self._db.session() as session:
+            rows = await session.scalars(select(Recording)
+                                         .order_by(Recording.started_at.desc()).limit(limit))
+            return list(rows)
+
     async def fail_unfinished(self, *, now: float, reason: str) -> list[Recording]:
         """Mark recordings left ``recording`` by a previous run as failed; returns them."""
         async with self._db.session() as session, session.begin():

@@ -32,6 +32,7 @@ from .api import ApiError, build_router
 from .cases_api import build_cases_router
 from .matters_api import build_matters_router
 from .receipt_pages import mount as mount_receipts
+from .recordings_api import build_recordings_router
 from .supervision_api import build_supervision_router
 from .tickets_api import build_tickets_router
 from .ws import serve_socket
@@ -220,6 +221,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_webhook_router())
     app.include_router(build_cases_router())
     app.include_router(build_supervision_router())
+    app.include_router(build_recordings_router())
     app.include_router(build_tickets_router())
 
     @app.websocket("/ws/caller")

@@ -16,9 +16,11 @@ import pytest
 from playwright.async_api import Page, expect
 
 from signaling.store import RecordingRepository
+from signaling.store.recording_models import Recording
 from tests.conftest import LiveServer, StartServer
 from tests.e2e.a11y import SERIOUS, axe_violations, describe
 from tests.e2e.conftest import NewPage
+from tests.e2e.test_console import sign_in
 from tests.e2e.test_flows import console_for, kiosk_picks_water
 from tests.e2e.test_kiosk import by_id, eventually, open_kiosk, video_playing
 
@@ -30,8 +32,8 @@ async def assert_accessible(page: Page, where: str) -> None:
     assert not found, f"axe on {where}:\n{describe(found)}"
 
 
-async def recordings_of(server: LiveServer, call_id: str) -> list[object]:
-    return list(await RecordingRepository(server.hub.db).for_call(call_id))
+async def recordings_of(server: LiveServer, call_id: str) -> list[Recording]:
+    return await RecordingRepository(server.hub.db).for_call(call_id)
 
 
 async def test_a_consented_kiosk_call_is_recorded_from_the_console(
@@ -70,11 +72,11 @@ async def test_a_consented_kiosk_call_is_recorded_from_the_console(
 
     async def finished() -> bool:
         rows = await recordings_of(server, call_id)
-        return bool(rows) and all(getattr(r, "state") != "recording" for r in rows)
+        return bool(rows) and all(r.state != "recording" for r in rows)
     await eventually(finished, 30, "the recording to be finished")
     [row] = await recordings_of(server, call_id)
-    assert getattr(row, "state") == "complete", getattr(row, "failure")
-    path = Path(server.hub.settings.data_dir) / "recordings" / getattr(row, "path")
+    assert row.state == "complete", row.failure
+    path = Path(server.hub.settings.data_dir) / "recordings" / row.path
     with av.open(str(path)) as container:
         kinds = sorted((s.type, s.codec_context.name) for s in container.streams)
         assert kinds == [("audio", "opus"), ("video", "vp8")]
@@ -82,10 +84,28 @@ async def test_a_consented_kiosk_call_is_recorded_from_the_console(
         duration = container.duration / av.time_base
         frames = sum(1 for _ in container.decode(video=0))
     assert 2.0 <= duration <= 60.0 and frames >= 5, (duration, frames)
-    frames_by_slot = getattr(row, "detail")["frames"]
+    frames_by_slot = row.detail["frames"]
     # Both sides' pictures and voices reached the recorder from the console's copy.
     for slot in ("video:caller", "video:agent", "audio:caller", "audio:agent"):
         assert frames_by_slot[slot] > 0, frames_by_slot
+
+    # A supervisor plays it back from the console; the agent has no such panel.
+    await expect(by_id(console, "recordings-panel")).to_be_hidden()
+    supervisor = await new_page("supervisor")
+    await sign_in(supervisor, server, "demo-supervisor", "demo")
+    item = supervisor.locator(f'[data-call-id="{call_id}"]')
+    await expect(item).to_contain_text("海盐县武原街道")
+    await item.get_by_role("button").click()
+    player = by_id(supervisor, "recording-player")
+    await expect(player).to_be_visible()
+
+    async def loaded() -> bool:
+        state = await player.evaluate(
+            "(v) => [v.readyState, v.videoWidth, v.error && v.error.code]")
+        assert state[2] is None, f"the player failed: {state}"
+        return bool(state[0] >= 1 and state[1] == 1280)
+    await eventually(loaded, 15, "the recording to load in the player")
+    await assert_accessible(supervisor, "the supervisor's recordings panel")
 
 
 async def test_refusal_goes_on_unrecorded_and_the_console_says_so(
@@ -122,7 +142,7 @@ async def test_refusal_where_recording_is_required_leaves_a_number(
     await by_id(kiosk, "consent-callback").tap()
 
     await expect(by_id(kiosk, "recording-consent")).to_be_hidden()
-    pending = await server.hub.callbacks.list_pending("default")
+
     async def registered() -> bool:
         return bool(await server.hub.callbacks.list_pending("default"))
     await eventually(registered, 10, "the callback")
