@@ -14,6 +14,9 @@ promise. The signals, each measured, none guessed:
   calls would only lengthen the queue of writes the store cannot keep up with.
 - **identifications under way**: call requests waiting for the store to say who is calling
   (invite links; kiosks and companies are decided in memory, ``directory.py``).
+- **other store writes under way**: the hub's background writes (session drafts, invite
+  uses given back, preferences) waiting for the shared connection pool; past the limit the
+  pool is about to time them out.
 
 Pure like the routing engine: the readings are passed in.
 """
@@ -40,17 +43,20 @@ class Overload(StrEnum):
     RECORD_BACKLOG = "record_backlog"
     #: too many call requests wait for the store to identify the caller
     IDENTIFYING = "identifying"
+    #: too many other store writes wait for the connection pool
+    STORE_BACKLOG = "store_backlog"
 
 
 class Admission:
     """Decides, from the server's load readings, whether a new call may be queued."""
 
     def __init__(self, *, max_loop_lag: float, max_record_backlog: int,
-                 max_identifying: int, retry_after_ms: int,
+                 max_identifying: int, retry_after_ms: int, max_store_backlog: int = 500,
                  rng: random.Random | None = None) -> None:
         self.max_loop_lag = max_loop_lag
         self.max_record_backlog = max_record_backlog
         self.max_identifying = max_identifying
+        self.max_store_backlog = max_store_backlog
         self.retry_after_ms_mean = retry_after_ms
         self._rng = rng or random.Random()
         self._lags: deque[float] = deque([0.0] * LAG_SAMPLES, maxlen=LAG_SAMPLES)
@@ -67,7 +73,7 @@ class Admission:
         """The lag reading: the smallest of the last ``LAG_SAMPLES`` samples (seconds)."""
         return min(self._lags)
 
-    def refusal(self, record_backlog: int) -> Overload | None:
+    def refusal(self, record_backlog: int, store_backlog: int = 0) -> Overload | None:
         """Why a new call request must be refused now, or ``None`` to admit it (and count
         the refusal)."""
         reason: Overload | None = None
@@ -77,6 +83,8 @@ class Admission:
             reason = Overload.RECORD_BACKLOG
         elif self.identifying >= self.max_identifying:
             reason = Overload.IDENTIFYING
+        elif store_backlog > self.max_store_backlog:
+            reason = Overload.STORE_BACKLOG
         if reason is not None:
             self.refused[reason] += 1
         return reason

@@ -27,12 +27,15 @@ def test_a_lone_pause_sheds_nothing_but_a_loop_that_stays_behind_does() -> None:
     assert gate.refused[Overload.LOOP_LAG] == 1
 
 
-def test_record_backlog_and_identifications_under_way_shed() -> None:
+def test_record_backlog_identifications_and_store_writes_under_way_shed() -> None:
     gate = admission()
     assert gate.refusal(record_backlog=100) is None
     assert gate.refusal(record_backlog=101) is Overload.RECORD_BACKLOG
     gate.identifying = 4
     assert gate.refusal(record_backlog=0) is Overload.IDENTIFYING
+    gate.identifying = 0
+    assert gate.refusal(record_backlog=0, store_backlog=500) is None
+    assert gate.refusal(record_backlog=0, store_backlog=501) is Overload.STORE_BACKLOG
 
 
 def test_the_retry_hint_is_jittered_around_its_mean() -> None:
