@@ -112,6 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .web.app import create_app
+    from .web.ws import uvicorn_ws_options
 
     # Everything the server writes (the SQLite files, secret.key) is for its own user only.
     os.umask(0o077)
@@ -137,7 +138,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("  demo agents: demo-agent-1 … demo-agent-5, password 'demo'; "
               "supervisor demo-supervisor/demo", flush=True)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                ws_max_size=4 * settings.max_message_bytes, ws_ping_interval=20,
+                **uvicorn_ws_options(settings.max_message_bytes), ws_ping_interval=20,
                 ws_ping_timeout=20)
     return 0
 

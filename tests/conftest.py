@@ -15,6 +15,7 @@ import uvicorn
 
 from signaling.settings import Settings
 from signaling.web.app import create_app
+from signaling.web.ws import uvicorn_ws_options
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -61,7 +62,8 @@ async def start_server(tmp_path: Path) -> AsyncIterator[StartServer]:
                                "shed_loop_lag": 3600.0, **overrides})
         app = create_app(settings)
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                ws_max_size=4 * settings.max_message_bytes, lifespan="on")
+                                **uvicorn_ws_options(settings.max_message_bytes),
+                                lifespan="on")
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         running.append((server, task))

@@ -42,7 +42,8 @@ class Connection:
     address: str = "unknown"
     outbox_size: int = 512
     id: int = field(default_factory=lambda: next(_ids))
-    outbox: asyncio.Queue[dict[str, Any] | Close] = field(init=False)
+    #: messages as dicts, or frames already serialized (relayed SDP/ICE)
+    outbox: asyncio.Queue[dict[str, Any] | str | Close] = field(init=False)
     closed: bool = False
     #: caller: the call this socket is bound to, and the last one (for the rating)
     call_id: str | None = None
@@ -58,8 +59,9 @@ class Connection:
     def __post_init__(self) -> None:
         self.outbox = asyncio.Queue(maxsize=self.outbox_size)
 
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue a message; a client too slow to keep up is disconnected."""
+    def send(self, message: dict[str, Any] | str) -> None:
+        """Queue a message (or a serialized frame); a client too slow to keep up is
+        disconnected."""
         if self.closed:
             return
         try:

@@ -19,6 +19,7 @@ from .. import protocol as p
 from ..matters import SHIPPED_CATALOG
 from ..matters.catalog import Catalog, load_catalog, load_catalog_files
 from ..outbox.worker import OutboxWorker
+from ..relay_frame import RelayFrame
 from ..routing import actions as act
 from ..routing import events as ev
 from ..routing.engine import Engine
@@ -496,21 +497,30 @@ class Hub:
     def agent_disconnected(self, conn: Connection) -> None:
         self.agent_side.disconnected(conn)
 
-    async def relay(self, conn: Connection, message: p.Sdp | p.Ice) -> None:
-        """Pass SDP/ICE to the other party of the sender's own session, and nowhere else."""
+    async def relay(self, conn: Connection, message: p.Sdp | p.Ice | RelayFrame) -> None:
+        """Pass SDP/ICE to the other party of the sender's own session, and nowhere else:
+        authorize, then forward the frame as it was serialized once (``relay_frame``)."""
         session = self.sessions.get(message.call_id)
         if session is None:
             raise HubError("not_in_session", "no live session with this call id")
-        payload = message.model_dump(exclude={"v"}, exclude_none=message.type == "sdp")
-        payload.pop("type")
         if conn.role == "caller":
             if conn.call_id != session.call_id:
                 raise HubError("not_in_session", "you are not a party of this session")
-            self.to_agent(session.agent_id, p.outbound(message.type, **payload))
+            to = "agent"
         else:
             if conn.agent_id != session.agent_id:
                 raise HubError("not_in_session", "you are not a party of this session")
-            self.to_caller(session.call_id, p.outbound(message.type, **payload))
+            to = "caller"
+        frame = message if isinstance(message, RelayFrame) else RelayFrame.from_model(message)
+        self.deliver_to_party(session, to, frame.text)
+
+    def deliver_to_party(self, session: LiveSession, party: str, frame: str) -> None:
+        """Queue an already serialized frame for one party (``caller`` or ``agent``) of a
+        session, if its socket is here."""
+        conn = self.agents.get(session.agent_id) if party == "agent" else self._caller(
+            session.call_id)
+        if conn is not None:
+            conn.send(frame)
 
     # ------------------------------------------------------------------ invites, stats
 

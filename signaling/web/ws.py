@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
 
@@ -18,6 +19,7 @@ from ..live.connection import Close, Connection, Role
 from ..live.hub import Hub
 from ..live.ratelimit import TokenBucket
 from ..live.sessions import HubError
+from ..relay_frame import RelayFrame, encode, read_relay
 from ..routing.model import RoutingError
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,17 @@ MAX_RATE_VIOLATIONS = 100
 MAX_BYTE_VIOLATIONS = 10
 
 Parser = Callable[[str | bytes, int], p.Message]
+
+
+def uvicorn_ws_options(max_message_bytes: int) -> dict[str, Any]:
+    """uvicorn's options for our sockets (``cloud-agent serve`` and the tests' server).
+
+    Frames up to 4x the message limit reach the reader, which answers an oversize message
+    with ``message_too_large`` instead of a dropped socket. No permessage-deflate: our
+    messages are a few hundred bytes (an SDP a few KB, once per call), and each deflate
+    socket holds ~37 KiB of zlib state and compresses every frame (docs/benchmarks.md).
+    """
+    return {"ws_max_size": 4 * max_message_bytes, "ws_per_message_deflate": False}
 Handler = Callable[[Connection, p.Message], Awaitable[None]]
 
 
@@ -45,7 +58,8 @@ async def _write_loop(ws: WebSocket, conn: Connection) -> None:
             if isinstance(item, Close):
                 await ws.close(item.code, item.reason)
                 return
-            await ws.send_text(json.dumps(item, ensure_ascii=False))
+            await ws.send({"type": "websocket.send",
+                           "text": item if type(item) is str else encode(item)})
         except Exception:  # the peer is gone; the reader notices and cleans up
             return
 
@@ -98,7 +112,11 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
             elif role is Role.CALLER and conn.call_id is None:
                 timeout = CALLER_IDLE_TIMEOUT
             try:
-                frame = await asyncio.wait_for(ws.receive(), timeout)
+                if timeout is None:
+                    frame = await ws.receive()
+                else:  # a timeout scope, not wait_for: no extra task per idle socket
+                    async with asyncio.timeout(timeout):
+                        frame = await ws.receive()
             except TimeoutError:
                 if role is Role.AGENT:
                     conn.send(p.error("auth_timeout", "no auth message in time"))
@@ -112,9 +130,9 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
             raw = frame.get("text")
             if raw is None:
                 raw = frame.get("bytes") or b""
-            size = len(raw) if isinstance(raw, bytes) else len(raw.encode())
-            debt = byte_bucket.take(size, loop.time())
-            if debt > 0 or not bucket.allow(loop.time()):
+            size = len(raw) if isinstance(raw, bytes) or raw.isascii() else len(raw.encode())
+            debt = byte_bucket.take(size, conn.received_at)
+            if debt > 0 or not bucket.allow(conn.received_at):
                 violations += 1
                 byte_violations += debt > 0
                 conn.send(p.error("rate_limited", "too many messages or bytes; slow down",
@@ -127,8 +145,12 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
                     # holds the sender to the byte rate, at no cost to anyone else.
                     await asyncio.sleep(debt)
                 continue
+            # SDP/ICE (most of a call's messages) are checked and serialized once by hand;
+            # anything the fast path is not sure of goes through the strict models.
+            relay = (read_relay(raw, settings.max_message_bytes)
+                     if role is Role.CALLER or conn.agent_id is not None else None)
             try:
-                message = parse(raw, settings.max_message_bytes)
+                message = relay or parse(raw, settings.max_message_bytes)
             except p.ProtocolError as exc:
                 conn.send(p.error(exc.code, exc.message))
                 continue
@@ -138,7 +160,8 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
                 conn.send(p.error("invalid_message", "the message could not be read"))
                 continue
             try:
-                await handle(conn, message)
+                await (hub.relay(conn, message) if isinstance(message, RelayFrame)
+                       else handle(conn, message))
             except (HubError, RoutingError) as exc:
                 extra = getattr(exc, "fields", None) or {}
                 conn.send(p.error(exc.code, exc.message,
