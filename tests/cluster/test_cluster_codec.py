@@ -34,6 +34,7 @@ def test_every_event_and_action_class_has_a_codec() -> None:
 @given(data=st.data())
 def test_events_round_trip_through_json_text(cls: type, data: st.DataObject) -> None:
     event = data.draw(st.from_type(cls))
+    assume(not any(value != value for value in vars(event).values()))  # NaN is never equal
     text = json.dumps(codec.encode_event(event))
     assert codec.decode_event(json.loads(text)) == event
 
