@@ -1,10 +1,17 @@
 // The call in progress: remote video, local preview, mute / camera / hang-up, call timer,
-// the caller card, "caller reconnecting…" and a small video-quality light.
+// the caller card, "caller reconnecting…" and the network indicator.
 //
 // The agent is the answerer (the server says so in `connected`): the caller sends the SDP
 // offer, which may arrive before the camera has opened; those early sdp/ice messages are
 // held and replayed to the MediaSession once it exists. A second `connected` for the same
-// call (after the console's own socket reconnected) keeps the running session.
+// call (after the console's own socket reconnected) keeps the running session and
+// restarts ICE on it.
+//
+// Devices and network: a missing or busy camera or microphone leaves the call going with
+// the half that works (a toast says which); a device lost mid-call is announced the same
+// way and comes back by itself when plugged in again (MediaSession). When the caller sends
+// no camera a placeholder replaces the black box, and a note says when no microphone comes.
+// The network indicator (net-quality.js) grades RTT, loss, jitter, bitrate and frame rate.
 
 import { MediaSession, openLocalMedia } from "/static/common/call.js";
 import { byTestId, h } from "./dom.js";
@@ -44,6 +51,9 @@ export class CallPanel extends EventTarget {
     this.peerReconnecting = byTestId("peer-reconnecting", root);
     this.unmuteRemote = byTestId("unmute-remote", root);
     this.quality = byTestId("call-quality", root);
+    this.qualityLive = root.querySelector('[data-role="quality-live"]');
+    this.placeholder = byTestId("peer-placeholder", root);
+    this.peerNoMic = byTestId("peer-no-microphone", root);
     this.recorder = new CallRecorder(root, i18n, toasts);
     this.buffered = [];
     this._buffer = (event) => {
@@ -61,6 +71,7 @@ export class CallPanel extends EventTarget {
       this.remoteVideo.addEventListener(type, () => this._remoteVideoChanged());
     }
     window.__callStats = () => (this.session ? this.session.inboundVideoStats() : Promise.resolve({ framesDecoded: 0 }));
+    window.__mediaSession = () => this.session; // tests: force an ICE restart, read quality
     this._renderControls();
   }
 
@@ -79,6 +90,7 @@ export class CallPanel extends EventTarget {
       const media = openLocalMedia({
         video: { width: { ideal: 1280 }, height: { ideal: 720 } },
         audio: { echoCancellation: true, noiseSuppression: true },
+        allowPartial: true,
       });
       media.then((late) => {
         if (timedOut && late.stream) for (const track of late.stream.getTracks()) track.stop();
@@ -117,7 +129,10 @@ export class CallPanel extends EventTarget {
     if (this.call && this.call.callId === message.call_id && this.session && !this.session.closed) {
       this.call.peer = { ...this.call.peer, ...message.peer };
       this.renderCard();
-      return; // our own reconnect: the media never stopped
+      // Our own reconnect: the media may never have stopped, but the network that dropped
+      // the socket may have changed our addresses; a restart on a working path is harmless.
+      this.session.restartIce();
+      return;
     }
     if (this.call) this.end();
     this.signaling = signaling;
@@ -138,14 +153,15 @@ export class CallPanel extends EventTarget {
     this._renderControls();
     this._tickTimer();
     this.timer = setInterval(() => this._tickTimer(), 1000);
-    this.qualityTimer = setInterval(() => this._pollQuality(), 2000);
 
     const callId = message.call_id;
     const { stream, problem } = await this.prepareMedia();
     if (!this.call || this.call.callId !== callId) return; // ended while the camera opened
-    if (!stream) this.toasts.error(this.i18n.t("call.no_camera") + (problem ? ` (${problem})` : ""));
-    this.localVideo.srcObject = stream;
-    this.root.classList.toggle("no-local", !stream);
+    if (problem) {
+      const key = this.i18n.has(`call.media.${problem}`) ? `call.media.${problem}` : "call.no_camera";
+      this.toasts.error(this.i18n.t(key) + (stream ? "" : ` (${problem})`));
+    }
+    this._showLocal(stream);
     this.session = new MediaSession(signaling, {
       callId,
       role: message.role || "answerer",
@@ -157,6 +173,18 @@ export class CallPanel extends EventTarget {
     this.session.addEventListener("remotetrack", () => this._attachRemote());
     this.session.addEventListener("connectionstate", (event) => this._mediaState(event.detail));
     this.session.addEventListener("error", (event) => console.warn("media session:", event.detail));
+    this.session.addEventListener("network", (event) => this._network(event.detail.state));
+    this.session.addEventListener("remotemedia", (event) => this._peerMedia(event.detail));
+    this.session.addEventListener("devicelost", (event) => {
+      this.toasts.error(this.i18n.t(event.detail.kind === "video" ? "call.media.camera_lost" : "call.media.microphone_lost"));
+      this._showLocal(this.session.localStream);
+    });
+    this.session.addEventListener("devicereturned", (event) => {
+      this.toasts.info(this.i18n.t(event.detail.kind === "video" ? "call.media.camera_back" : "call.media.microphone_back"));
+      this.localStream = this.session.localStream;
+      this._showLocal(this.session.localStream);
+    });
+    this.session.quality.addEventListener("quality", (event) => this._quality(event.detail));
     this.recorder.attach(signaling, message, this.session);
     signaling.removeEventListener("msg:sdp", this._buffer);
     signaling.removeEventListener("msg:ice", this._buffer);
@@ -176,7 +204,6 @@ export class CallPanel extends EventTarget {
       this.signaling.removeEventListener("msg:ice", this._buffer);
     }
     clearInterval(this.timer);
-    clearInterval(this.qualityTimer);
     this.removeScreenTrack();
     this.recorder.close();
     if (this.session) this.session.close();
@@ -186,6 +213,8 @@ export class CallPanel extends EventTarget {
     this.remoteVideo.srcObject = null;
     this.localVideo.srcObject = null;
     this._stopLocal();
+    this._quality(null);
+    this._peerMedia({ camera: true, microphone: true });
     this.root.hidden = true;
     delete this.root.dataset.callId;
     return summary;
@@ -284,7 +313,7 @@ export class CallPanel extends EventTarget {
     set(this.muteButton, this.microphoneOn, "mic", "mic-off", "call.mute", "call.unmute");
     set(this.cameraButton, this.cameraOn, "video", "video-off", "call.camera_off", "call.camera_on");
     this.root.classList.toggle("camera-off", !this.cameraOn);
-    this.root.querySelector('[data-role="local-caption"]').textContent = t(this.cameraOn ? "call.you" : "call.camera_disabled");
+    this.root.querySelector('[data-role="local-caption"]').textContent = t(this.root.classList.contains("no-local") ? "call.no_local_camera" : this.cameraOn ? "call.you" : "call.camera_disabled");
   }
 
   _attachRemote() {
@@ -329,32 +358,49 @@ export class CallPanel extends EventTarget {
     this.timerEl.textContent = clock((Date.now() - this.call.startedAt) / 1000);
   }
 
-  async _pollQuality() {
-    if (!this.session) return;
-    try {
-      const stats = await this.session.inboundVideoStats();
-      const previous = this.lastStats;
-      this.lastStats = { ...stats, at: performance.now() };
-      let level = "none";
-      if (stats.framesDecoded > 0) {
-        let fps = stats.framesPerSecond;
-        if (!fps && previous) fps = ((stats.framesDecoded - previous.framesDecoded) * 1000) / (this.lastStats.at - previous.at);
-        const lost = previous ? stats.packetsLost - previous.packetsLost : 0;
-        level = fps >= 12 && lost < 5 ? "good" : fps >= 6 && lost < 30 ? "fair" : "poor";
-        this.qualityFps = Math.round(fps || 0);
-      }
-      this.qualityLevel = level;
-      this._renderQuality();
-    } catch {
-      /* the session closed under us */
-    }
+  /** A poll of the network meter ({level, sample}), or null when the call ended. */
+  _quality(detail) {
+    const level = detail ? detail.level : "none";
+    const changed = level !== (this.qualityLevel || "none");
+    this.qualityLevel = level;
+    this.qualitySample = detail ? detail.sample : null;
+    this._renderQuality(changed);
   }
 
-  _renderQuality() {
+  _renderQuality(announce = false) {
     const level = this.qualityLevel || "none";
     this.quality.dataset.level = level;
-    const text = `${this.i18n.t("call.quality")} ${this.i18n.t(`call.quality.${level}`)}${level !== "none" && this.qualityFps ? ` · ${this.qualityFps} fps` : ""}`;
+    const text = `${this.i18n.t("call.quality")} ${this.i18n.t(`call.quality.${level}`)}`;
     this.quality.querySelector('[data-role="quality-text"]').textContent = text;
+    const sample = this.qualitySample;
+    const figures = [];
+    if (sample && sample.rttMs != null) figures.push(`RTT ${Math.round(sample.rttMs)} ms`);
+    if (sample && sample.lossPct != null) figures.push(`${this.i18n.t("call.quality.loss")} ${sample.lossPct.toFixed(1)}%`);
+    if (sample && sample.jitterMs != null) figures.push(`${this.i18n.t("call.quality.jitter")} ${Math.round(sample.jitterMs)} ms`);
+    if (sample && sample.fps != null) figures.push(`${Math.round(sample.fps)} fps`);
+    this.quality.title = figures.join(" · ");
+    if (announce && this.qualityLive) this.qualityLive.textContent = level === "none" ? "" : text;
+  }
+
+  /** The media path is down and being restarted ("lost") or flows again ("ok"). */
+  _network(state) {
+    if (state === "lost") this._setOverlay("call.media_lost");
+    else if (this.overlayKey === "call.media_lost") this._setOverlay(this.remoteVideo.videoWidth > 0 ? null : "call.connecting");
+  }
+
+  /** What the caller sends: a placeholder without camera, a note without microphone. */
+  _peerMedia({ camera, microphone }) {
+    this.placeholder.hidden = camera;
+    this.peerNoMic.hidden = microphone;
+    this.root.classList.toggle("peer-no-camera", !camera);
+    if (!camera && this.overlayKey === "call.connecting") this._setOverlay(null);
+  }
+
+  _showLocal(stream) {
+    const video = !!stream && stream.getVideoTracks().some((t) => t.readyState === "live");
+    this.localVideo.srcObject = video ? stream : null;
+    this.root.classList.toggle("no-local", !video);
+    this.root.querySelector('[data-role="local-caption"]').textContent = this.i18n.t(video ? (this.cameraOn ? "call.you" : "call.camera_disabled") : "call.no_local_camera");
   }
 
   _stopLocal() {

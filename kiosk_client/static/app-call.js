@@ -47,6 +47,7 @@ let callbackPhone = "";
 renderIcons();
 i18n.apply();
 window.__callStats = () => (call ? call.stats() : Promise.resolve({ framesDecoded: 0 }));
+window.__mediaSession = () => (call ? call.session : null); // tests: force an ICE restart, read quality
 
 byTestId("language-switch").addEventListener("click", () => {
   i18n.set(i18n.language === "en" ? "zh-CN" : "en");
@@ -140,7 +141,7 @@ function startCall(request) {
   callbackOffer.reset();
   screens.show("queue");
   call = new CallerCall({ media: { allowPartial: true } });
-  call.useLocalStream(devices.takeStream());
+  call.useLocalStream(devices.takeStream(), devices.problem);
   follow(call);
   work.follow(call);
   call.start(request);

@@ -78,6 +78,7 @@ idle.addEventListener("idle", ({ detail }) => {
   privacyReset();
 });
 window.__callStats = () => (call ? call.stats() : Promise.resolve({ framesDecoded: 0 }));
+window.__mediaSession = () => (call ? call.session : null); // tests: force an ICE restart, read quality
 
 // ------------------------------------------------------------------ top bar
 

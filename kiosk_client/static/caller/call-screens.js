@@ -49,8 +49,10 @@ export function followCall(current, active, ui, hooks) {
   });
   on("localstream", ({ stream }) => inCall.setLocal(stream));
   on("remotestream", ({ stream }) => inCall.setRemote(stream));
-  on("mediaproblem", ({ problem }) => inCall.showNotice(
-    { no_camera: "media_no_camera", no_microphone: "media_no_microphone" }[problem] || "media_failed"));
+  on("mediaproblem", ({ problem }) => inCall.showNotice(problem ? `media_${problem}` : null));
+  on("network", ({ state }) => inCall.setMediaDown(state === "lost"));
+  on("remotemedia", (detail) => inCall.setPeerMedia(detail));
+  on("quality", ({ level }) => inCall.setQuality(level));
   on("link", (detail) => {
     link.update(detail);
     inCall.setLinkDown(detail.state === "reconnecting", detail.closeCode === 1012);

@@ -12,7 +12,11 @@
 //   queue {position, estimatedWait} · requeued {reason} · ringing · callback_offer {reason}
 //   callback_registered {callbackId, duplicate} · connected {peer, resumed}
 //   consent_required {policy, onRefusal}: answer with answerConsent() · recording {state, reason}
-//   localstream {stream} · remotestream {stream} · mediaproblem {problem}
+//   localstream {stream} · remotestream {stream} · mediaproblem {problem}: problem is also
+//     "camera_lost"/"microphone_lost" mid-call, and null when a device came back
+//   network {state: "ok"|"lost"}: the media path is down and ICE is being restarted
+//   remotemedia {camera, microphone}: whether the agent sends each (placeholder if not)
+//   quality {level: "good"|"fair"|"poor"}: the network indicator changed (net-quality.js)
 //   link {state: "open"|"reconnecting"|..., closeCode: 1012 restarting, 1013 busy, …}
 //   peer {status} · ended {reason, callId, wasConnected} · error {code, message, scope, fatal}
 //   busy {retryAfterMs}: the server is overloaded; the same request is sent again by itself
@@ -110,9 +114,13 @@ export class CallerCall extends EventTarget {
     this._connect();
   }
 
-  /** Use a stream the page already opened (device check); the call owns it from now on. */
-  useLocalStream(stream) {
-    if (stream && stream.getTracks().some((t) => t.readyState === "live")) this.localStream = stream;
+  /** Use a stream the page already opened (device check); the call owns it from now on.
+   *  `problem`: what the check found missing ("camera_busy", …), shown again in the call. */
+  useLocalStream(stream, problem = null) {
+    if (stream && stream.getTracks().some((t) => t.readyState === "live")) {
+      this.localStream = stream;
+      this.localProblem = problem;
+    }
   }
 
   _connect() {
@@ -272,7 +280,14 @@ export class CallerCall extends EventTarget {
   _prepareMedia() {
     if (!this._mediaPromise) {
       this._mediaPromise = (async () => {
-        if (this.localStream) return this.localStream;
+        if (this.localStream) {
+          // Checked on the page before the call: say in the call what it lacks.
+          const has = (kind) => this.localStream.getTracks().some((t) => t.kind === kind && t.readyState === "live");
+          const lacking = !has("video") || !has("audio")
+            ? this.localProblem || (!has("video") ? "no_camera" : "no_microphone") : null;
+          if (lacking) this._emit("mediaproblem", { problem: lacking });
+          return this.localStream;
+        }
         const { stream, problem } = await openLocalMedia(this.mediaOptions);
         if (this.disposed || this.state === "ended") {
           stopStream(stream);
@@ -295,10 +310,10 @@ export class CallerCall extends EventTarget {
     if (this.session && this.session.callId === message.call_id && !this.session.closed) {
       // Back after a signaling drop: keep the peer connection. Media often survived the
       // blip (it does not go through the server); restart ICE only when it did not.
+      // Restart ICE in any case: the network that dropped the socket may have changed our
+      // addresses, and a restart on a working path is harmless (media stays on it).
       this._emit("connected", { peer: this.peer, resumed: true });
-      if (!["connected", "completed", "checking", "new"].includes(this.session.pc.iceConnectionState)) {
-        await this.session.restartIce();
-      }
+      await this.session.restartIce();
       return;
     }
     if (this._building) return; // a repeated `connected` while the first is being set up
@@ -315,12 +330,21 @@ export class CallerCall extends EventTarget {
         this._emit("remotestream", { stream: session.remoteStream });
         this._emit("remotetracks", this.remoteVideoTracks());
       });
-      session.addEventListener("connectionstate", (event) => {
-        this._emit("mediastate", { state: event.detail });
-        // The media path broke while signaling works: ask for fresh candidates now
-        // (when signaling is down too, the resume's `connected` does it).
-        if (event.detail === "failed" && this.signaling && this.signaling.isOpen) session.restartIce();
+      // A broken media path is restarted by the session itself (call.js); when signaling
+      // is down too, the resume's `connected` restarts it.
+      session.addEventListener("connectionstate", (event) => this._emit("mediastate", { state: event.detail }));
+      session.addEventListener("network", (event) => this._emit("network", event.detail));
+      session.addEventListener("remotemedia", (event) => this._emit("remotemedia", event.detail));
+      session.addEventListener("devicelost", (event) => {
+        this._emit("localstream", { stream: session.localStream });
+        this._emit("mediaproblem", { problem: event.detail.kind === "video" ? "camera_lost" : "microphone_lost" });
       });
+      session.addEventListener("devicereturned", () => {
+        this.localStream = session.localStream;
+        this._emit("localstream", { stream: session.localStream });
+        this._emit("mediaproblem", { problem: null });
+      });
+      session.quality.addEventListener("change", (event) => this._emit("quality", event.detail));
       this._emit("connected", { peer: this.peer, resumed: false });
       this._emit("localstream", { stream });
       this._emit("remotestream", { stream: session.remoteStream });

@@ -1,5 +1,7 @@
 // The call itself: the agent full screen, the caller small in a corner, three big
-// controls, and a banner while either side's connection is coming back.
+// controls, and a banner while either side's connection is coming back. When the agent
+// sends no camera, a placeholder says so instead of a black box; a network indicator
+// (bars and a word) shows how good the connection is, announced only when it changes.
 // Dispatches "mute" {on}, "camera" {on} and "hangup".
 
 import { icon } from "./icons.js";
@@ -18,6 +20,10 @@ export class InCallPanel extends EventTarget {
     this.muteButton = root.querySelector('[data-testid="mute-button"]');
     this.cameraButton = root.querySelector('[data-testid="camera-button"]');
     this.hangupButton = root.querySelector('[data-testid="hangup-button"]');
+    this.placeholder = root.querySelector('[data-testid="peer-placeholder"]');
+    this.peerNoMic = root.querySelector('[data-testid="peer-no-microphone"]');
+    this.quality = root.querySelector('[data-testid="net-quality"]');
+    this.qualityLive = root.querySelector("[data-quality-live]");
     this.muted = false;
     this.cameraOff = false;
     this.linkDown = false;
@@ -69,13 +75,43 @@ export class InCallPanel extends EventTarget {
   }
 
   showNotice(key) {
-    this.noticeKey = key;
+    this.noticeKey = key && !this.i18n.has(key) ? "media_failed" : key;
     this._render();
   }
 
+  /** The media path is down and being restarted (true) or flows again (false). */
+  setMediaDown(down) {
+    this.mediaDown = down;
+    this._renderBanner();
+  }
+
+  /** What the agent sends: {camera, microphone} (placeholder and note when missing). */
+  setPeerMedia({ camera, microphone }) {
+    this.placeholder.hidden = camera;
+    this.peerNoMic.hidden = microphone;
+  }
+
+  /** The network indicator: good / fair / poor (none hides it). Screen readers hear the
+   *  change, not every poll. */
+  setQuality(level) {
+    const changed = level !== this.qualityLevel;
+    this.qualityLevel = level;
+    this._renderQuality(changed);
+  }
+
+  _renderQuality(announce = false) {
+    const level = this.qualityLevel || "none";
+    this.quality.hidden = level === "none";
+    this.quality.dataset.level = level;
+    const text = level === "none" ? "" : this.i18n.t(`net_quality_${level}`);
+    this.quality.querySelector("[data-quality-text]").textContent = text;
+    if (announce) this.qualityLive.textContent = text;
+  }
+
   _renderBanner() {
-    this.banner.hidden = !(this.linkDown || this.peerDown);
-    const key = this.linkDown ? (this.restarting ? "reconnecting_restart" : "reconnecting") : "peer_reconnecting";
+    this.banner.hidden = !(this.linkDown || this.mediaDown || this.peerDown);
+    const key = this.linkDown ? (this.restarting ? "reconnecting_restart" : "reconnecting")
+      : this.mediaDown ? "media_reconnecting" : "peer_reconnecting";
     this.bannerText.textContent = this.i18n.t(key);
   }
 
@@ -95,6 +131,7 @@ export class InCallPanel extends EventTarget {
     this.notice.textContent = this.noticeKey ? this.i18n.t(this.noticeKey) : "";
     this._renderButtons();
     this._renderBanner();
+    this._renderQuality();
   }
 
   reset() {
@@ -105,8 +142,13 @@ export class InCallPanel extends EventTarget {
     this.cameraOff = false;
     this.linkDown = false;
     this.peerDown = false;
+    this.mediaDown = false;
     this.peer = null;
     this.noticeKey = null;
+    this.qualityLevel = "none";
+    this.qualityLive.textContent = "";
+    this.placeholder.hidden = true;
+    this.peerNoMic.hidden = true;
     this._render();
   }
 }

@@ -14,6 +14,7 @@ export class DeviceCheck {
     this.meter = root.querySelector('[data-testid="mic-level"]');
     this.bar = this.meter.querySelector("span");
     this.stream = null;
+    this.problem = null; // what the last check lacked ("camera_busy", …), for the call's notice
     this.audio = null;
     this.frame = null;
     this.statusKey = "device_idle";
@@ -30,6 +31,7 @@ export class DeviceCheck {
     this._render();
     const { stream, problem } = await openLocalMedia({ allowPartial: true });
     this.stream = stream;
+    this.problem = problem;
     if (stream) {
       this.preview.srcObject = stream;
       this.preview.play().catch(() => {});
@@ -100,6 +102,7 @@ export class DeviceCheck {
 
   reset() {
     this._release();
+    this.problem = null;
     this.state = "idle";
     this.statusKey = "device_idle";
     this._render();
