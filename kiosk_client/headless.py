@@ -422,6 +422,13 @@ async def place_call(
                     timings.ended_reason = str(message.get("reason", "ended"))
                     finished = True
                     break
+                elif kind == "error" and message.get("code") == "busy" \
+                        and timings.call_id is None:
+                    # Overloaded server: ask again after its (jittered) hint, as the pages do.
+                    retry_ms = float(message.get("retry_after_ms") or 3000)
+                    emit("busy", retry_after_ms=retry_ms)
+                    await asyncio.sleep(retry_ms / 1000)
+                    await signaling.send("call_request", skill=skill, **who)
                 elif kind == "error":
                     _raise_error(message)
                 # hello, position, requeued, callback_offer, peer_status, ...: keep waiting.
