@@ -67,6 +67,8 @@ log = logging.getLogger(__name__)
 RATING_WINDOW = 15 * 60.0
 #: longest wait for the call's record before the caller gets ``ended`` anyway (seconds)
 ENDED_RECORD_WAIT = 2.0
+#: longest wait for the call's record before a rating or wrap-up is tried anyway (seconds)
+UPDATE_RECORD_WAIT = 5.0
 
 
 def routing_config(settings: Settings) -> RoutingConfig:
@@ -461,8 +463,13 @@ class Hub:
 
     async def call_recorded(self, call_id: str) -> None:
         """Wait until every write of the call's record asked for so far is in the database,
-        so later updates (rating, wrap-up) find it."""
-        await self.record_writer.recorded(call_id)
+        so later updates (rating, wrap-up) find it; at most ``UPDATE_RECORD_WAIT`` (a
+        database that is down fails the update then, rather than holding the socket)."""
+        try:
+            await asyncio.wait_for(self.record_writer.recorded(call_id), UPDATE_RECORD_WAIT)
+        except TimeoutError:
+            log.warning("record of call %s not in the database within %.0f s", call_id,
+                        UPDATE_RECORD_WAIT)
 
     async def _send_when_recorded(self, conn: Connection, call_id: str,
                                   message: dict[str, Any]) -> None:
