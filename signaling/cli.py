@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="seed demo skills, agents demo-agent-1..5 (password demo) "
                        "and kiosk token demo-kiosk; no admin account is created")
     serve.add_argument("--config", help="TOML settings file (same as CLOUD_AGENT_CONFIG_FILE)")
+    serve.add_argument("--redis", dest="redis_url", metavar="URL",
+                       help="run as a node of a cluster on this Redis, e.g. "
+                       "redis://127.0.0.1:6379/0 (same as CLOUD_AGENT_REDIS_URL)")
+    serve.add_argument("--node-id", help="this node's name in the cluster [random]")
     serve.add_argument("--log-level", default="info", type=str.lower,
                        choices=("critical", "error", "warning", "info", "debug", "trace"),
                        help="log level of the server and of uvicorn [info]")
@@ -122,7 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.config:
         os.environ["CLOUD_AGENT_CONFIG_FILE"] = args.config
     overrides: dict[str, Any] = {}
-    for name in ("host", "port", "data_dir", "demo"):
+    for name in ("host", "port", "data_dir", "demo", "redis_url", "node_id"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
@@ -134,6 +138,8 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  kiosk:           {base}/kiosk" + ("?token=demo-kiosk" if settings.demo else ""),
           flush=True)
     print(f"  enterprise call: {base}/call", flush=True)
+    if settings.redis_url:
+        print(f"  cluster node on {settings.redis_url}", flush=True)
     if settings.demo:
         print("  demo agents: demo-agent-1 … demo-agent-5, password 'demo'; "
               "supervisor demo-supervisor/demo", flush=True)

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     )
     partition: str = Field("default", description="District (engine partition) of this node.")
 
+    # Cluster (docs/operations.md 'Cluster'): several nodes on one Redis serve one queue.
+    redis_url: str | None = Field(None, description="Redis URL, e.g. redis://127.0.0.1:6379/0: "
+                                  "run as a node of a cluster (the nodes must share "
+                                  "database_url and secret_key). None = one process.")
+    redis_namespace: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$", description="Prefix of "
+                                 "this cluster's Redis keys after 'ca' (several clusters or "
+                                 "tests on one Redis).")
+    node_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Name of "
+                                "this node in the cluster; random when unset.")
+    clock_offset: float = Field(0.0, description="Seconds added to this node's clock (tests "
+                                "of a skewed node; the cluster's timers follow Redis's clock).")
+
     # Routing rules (DESIGN.md 'Routing semantics'); seconds.
     ring_timeout: float = Field(15.0, gt=0, description="Seconds an offer rings before re-offer.")
     max_no_answer: int = Field(3, ge=1, description="Missed offers in a row -> not-ready(missed).")

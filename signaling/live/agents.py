@@ -6,18 +6,18 @@ call; only the agent (or that grace running out) logs it out.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from .. import protocol as p
 from ..routing import events as ev
-from ..routing.model import Activity, Presence, RoutingError
+from ..routing.model import Activity, RoutingError
 from ..tokens import TokenError, verify
 from .connection import Connection
 from .directory import AccountEntry
 from .sessions import HubError
+from .state import agent_detach_entry, agent_login_entry, agent_logout_entry, event_entry
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -49,19 +49,19 @@ class AgentSide:
             case p.Auth():
                 raise HubError("already_authenticated", "this connection is logged in")
             case p.SetStatus(status="ready"):
-                self.hub.apply(ev.AgentSetReady(agent_id))
+                await self.hub.submit(event_entry(ev.AgentSetReady(agent_id)))
             case p.SetStatus(reason=reason):
-                self.hub.apply(ev.AgentSetNotReady(agent_id, reason))
+                await self.hub.submit(event_entry(ev.AgentSetNotReady(agent_id, reason)))
             case p.SetAutoAnswer(enabled=enabled):
-                self.hub.apply(ev.AgentSetAutoAnswer(agent_id, enabled))
+                await self.hub.submit(event_entry(ev.AgentSetAutoAnswer(agent_id, enabled)))
                 self.hub.directory.set_auto_answer(agent_id, enabled)
                 self.hub.background_task(self.hub.accounts.set_auto_answer(agent_id, enabled))
             case p.Accept(call_id=call_id):
-                self.hub.apply(ev.AgentAccept(agent_id, call_id))
+                await self.hub.submit(event_entry(ev.AgentAccept(agent_id, call_id)))
             case p.Reject(call_id=call_id):
-                self.hub.apply(ev.AgentReject(agent_id, call_id))
+                await self.hub.submit(event_entry(ev.AgentReject(agent_id, call_id)))
             case p.AgentHangup(call_id=call_id):
-                self.hub.apply(ev.AgentHangup(agent_id, call_id))
+                await self.hub.submit(event_entry(ev.AgentHangup(agent_id, call_id)))
             case p.EndWrapUp(outcome=outcome):
                 if not outcome and self.hub.settings.wrap_up_outcome_required:
                     raise HubError("outcome_required", "choose an outcome for the call "
@@ -79,7 +79,8 @@ class AgentSide:
             case p.Logout():
                 self.hub.agents.pop(agent_id, None)
                 conn.agent_id = None
-                self.hub.apply(ev.AgentLogout(agent_id))
+                await self.hub.submit(agent_logout_entry(agent_id,
+                                                         self.hub.connection_key(conn)))
                 conn.close(1000, "logged out")
 
     async def _auth(self, conn: Connection, message: p.Auth) -> None:
@@ -90,43 +91,15 @@ class AgentSide:
         account = await self._account(claims["sub"])
         if account is None or account.role not in ("agent", "supervisor"):
             raise HubError("invalid_token", "no such agent")
-        previous = self.hub.agents.get(account.id)
-        if previous is not None and previous is not conn:
-            previous.agent_id = None
-            previous.close(4001, "replaced by a newer login")
-        pending = self.hub.logout_timers.pop(account.id, None)
-        if pending is not None:
-            pending.cancel()
-        conn.agent_id = account.id
-        self.hub.agents[account.id] = conn
-        self.hub.agent_profiles[account.id] = {
-            "id": account.id, "display_name": account.display_name,
-            "skills": dict(account.skills), "partition": account.partition,
-            "role": account.role,
-        }
-        known = self.hub.engine.agents.get(account.id)
-        auto_answer = known.auto_answer if known is not None and \
-            known.presence is not Presence.OFFLINE else account.auto_answer
-        now = self.hub.now()
-        actions = self.hub.engine.handle(ev.AgentLogin(account.id, dict(account.skills),
-                                                   account.partition, auto_answer), now)
-        agent = self.hub.engine.agents[account.id]
-        current = agent.call_id if agent.call_id in self.hub.sessions else None
-        # 'authenticated' first, then whatever the login caused (state, maybe an offer).
-        conn.send(p.outbound(
-            "authenticated", agent=self.hub.agent_profiles[account.id],
-            **{**self.hub.agent_state_fields(account.id, now), "call_id": current
-               or self.hub.agent_state_fields(account.id, now).get("call_id")}))
-        self.hub.deliver(actions, now)
-        self.hub.arm_timer()
-        if current is not None:
-            session = self.hub.sessions[current]
-            conn.send(self.hub.connected_for_agent(session, self.hub.callers[current]))
-            conn.send(self.hub.matter_side.snapshot_message(session))
-            self.hub.matter_side.save_soon(current)
-            self.hub.to_caller(current, p.outbound("peer_status", call_id=current,
-                                                status="connected"))
-        self.hub.send_snapshot(conn)
+        profile = {"id": account.id, "display_name": account.display_name,
+                   "skills": dict(account.skills), "partition": account.partition,
+                   "role": account.role}
+        # Logged in by the live state (state.LiveState._apply_agent_login): an older
+        # socket of the agent, on any node, is closed; 'authenticated', the state and the
+        # agent's live call follow on this one.
+        await self.hub.submit(agent_login_entry(
+            profile, account_auto_answer=account.auto_answer, node=self.hub.node_id,
+            conn=self.hub.connection_key(conn)))
 
     async def _account(self, account_id: str) -> AccountEntry | None:
         """The account from the directory; the store is asked only on a miss (an account
@@ -157,7 +130,7 @@ class AgentSide:
         try:
             if agent is None or agent.activity is not Activity.WRAP_UP:
                 raise RoutingError("not_in_wrap_up", "you are not in wrap-up")
-            self.hub.apply(ev.AgentEndWrapUp(agent_id))
+            await self.hub.submit(event_entry(ev.AgentEndWrapUp(agent_id)))
         except RoutingError as exc:
             # The timer may have ended wrap-up first (even within this very event);
             # notes that name the last call are still wanted.
@@ -185,21 +158,6 @@ class AgentSide:
         if agent_id is None or self.hub.agents.get(agent_id) is not conn:
             return
         del self.hub.agents[agent_id]
-        if agent_id in self.hub.engine.agents:
-            self.hub.apply(ev.AgentDetached(agent_id))
-        loop = asyncio.get_running_loop()
-        self.hub.logout_timers[agent_id] = loop.call_later(
-            AGENT_RECONNECT_GRACE, self._logout_after_grace, agent_id)
-        session = next((s for s in self.hub.sessions.values() if s.agent_id == agent_id), None)
-        if session is not None:
-            self.hub.to_caller(session.call_id, p.outbound(
-                "peer_status", call_id=session.call_id, status="reconnecting"))
-
-    def _logout_after_grace(self, agent_id: str) -> None:
-        self.hub.logout_timers.pop(agent_id, None)
-        if agent_id in self.hub.agents or agent_id not in self.hub.engine.agents:
-            return
-        try:
-            self.hub.apply(ev.AgentLogout(agent_id))
-        except RoutingError:
-            log.exception("logout of %s failed", agent_id)
+        # Detached by the live state; the hub logs the agent out after the reconnect grace
+        # (Hub.schedule_logout) unless it is back, on any node, by then.
+        self.hub.submit_soon(agent_detach_entry(agent_id, self.hub.connection_key(conn)))

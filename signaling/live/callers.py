@@ -21,6 +21,7 @@ from ..tokens import TokenError, verify
 from .connection import Connection
 from .limits import CallOwner, LimitScope
 from .sessions import CallerInfo, HubError
+from .state import attach_caller_entry, call_entry, detach_caller_entry, event_entry
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -112,8 +113,9 @@ class CallerSide:
                       target_agent_id=invite.agent_id, invite_id=invite.id)
 
     async def _call_request(self, conn: Connection, message: p.CallRequest) -> None:
-        # When the frame was read, before any look-up: the call's wait starts there.
-        arrived_at = conn.received_at or self.hub.now()
+        # When the frame was read, before any look-up: the call's wait starts there
+        # (measured on the loop's clock, which reads frames; the engine's may be Redis's).
+        read_at = conn.received_at or asyncio.get_running_loop().time()
         repeated = self.hub.request_ids.get(message.request_id or "")
         if conn.call_id is not None and conn.call_id != repeated:
             raise HubError("call_in_progress", "this connection already has a call")
@@ -134,7 +136,7 @@ class CallerSide:
             return
         if conn.call_id is not None:
             raise HubError("call_in_progress", "this connection already has a call")
-        self._free_abandoned_kiosk_call(caller)
+        await self._free_abandoned_kiosk_call(caller)
         refused = self.hub.call_limits.refusal(caller.owner)
         if refused is not None:
             raise HubError("too_many_calls", _REFUSALS[refused], scope=refused.value)
@@ -152,28 +154,20 @@ class CallerSide:
         info = CallerInfo(call_id, caller.skill, caller.origin, caller.label,
                           caller.partition, resume_token=secrets.token_urlsafe(24),
                           kiosk_id=caller.kiosk_id, company=caller.company,
-                          language=message.language, connection=conn,
-                          request_id=message.request_id, identity=caller.identity)
-        self.hub.callers[call_id] = info
-        self.hub.resume_tokens[info.resume_token] = call_id
-        if message.request_id is not None:
-            self.hub.request_ids[message.request_id] = call_id
-        self.hub.call_limits.add(call_id, caller.owner)
+                          language=message.language,
+                          request_id=message.request_id, identity=caller.identity,
+                          node=self.hub.node_id, conn=self.hub.connection_key(conn))
         conn.call_id, conn.language = call_id, message.language
+        # Priority (elderly, disabled: chosen on the kiosk with staff help) is honoured
+        # from provisioned kiosks only, so a guest cannot jump the queue.
+        priority = 1 if message.priority and caller.origin is Origin.KIOSK else 0
         try:
-            # Priority (elderly, disabled: chosen on the kiosk with staff help) is honoured
-            # from provisioned kiosks only, so a guest cannot jump the queue.
-            priority = 1 if message.priority and caller.origin is Origin.KIOSK else 0
-            self.hub.apply(ev.CallRequested(call_id, caller.skill, caller.origin,
-                                            caller.partition, priority=priority,
-                                            label=caller.label,
-                                            target_agent_id=caller.target_agent_id,
-                                            arrived_at=arrived_at))
-        except RoutingError:
-            self.hub.callers.pop(call_id)
-            self.hub.resume_tokens.pop(info.resume_token)
-            self.hub.request_ids.pop(message.request_id or "", None)
-            self.hub.call_limits.remove(call_id)
+            # Registered and queued by the live state (state.LiveState._apply_call).
+            await self.hub.submit(call_entry(info, caller.owner, priority=priority,
+                                             target_agent_id=caller.target_agent_id,
+                                             waited=asyncio.get_running_loop().time()
+                                             - read_at))
+        except (HubError, RoutingError):
             conn.call_id = None
             if caller.invite_id is not None:
                 self.hub.background_task(self.hub.invites.give_back(caller.invite_id))
@@ -189,15 +183,15 @@ class CallerSide:
                            retry_after_ms=hub.admission.retry_after_ms(),
                            reason=overload.value)
 
-    def _free_abandoned_kiosk_call(self, caller: Caller) -> None:
+    async def _free_abandoned_kiosk_call(self, caller: Caller) -> None:
         """A kiosk has one live call; if that call's page is gone (a reload that lost the
         resume token), the new press ends it instead of being refused for the grace."""
         if caller.kiosk_id is None:
             return
         old = self.hub.call_limits.kiosk_call(caller.kiosk_id)
         info = self.hub.callers.get(old or "")
-        if old is not None and info is not None and info.connection is None:
-            self.hub.apply(ev.CallerHangup(old))
+        if old is not None and info is not None and info.node is None:
+            await self.hub.submit(event_entry(ev.CallerHangup(old)))
 
     async def _resume(self, conn: Connection, message: p.Resume) -> None:
         call_id = self.hub.resume_tokens.get(message.resume_token)
@@ -207,45 +201,27 @@ class CallerSide:
             raise HubError("invalid_resume_token", "nothing to resume: the call has ended")
         if conn.call_id is not None and conn.call_id != call_id:
             raise HubError("call_in_progress", "this connection already has a call")
-        old = info.connection
-        if old is not None and old is not conn:
-            old.call_id = None
-            old.close(4000, "resumed on another connection")
-        info.connection, conn.call_id, conn.language = conn, call.id, info.language
-        position = self.hub.engine.position_of(call.id)
-        conn.send(p.outbound(
-            "resumed", call_id=call.id, state=call.status.value,
-            position=position[0] if position else None,
-            estimated_wait=position[1] if position else None))
-        if call.detached_at is not None:
-            self.hub.apply(ev.CallerResumed(call.id))  # fresh position updates follow
-        session = self.hub.sessions.get(call.id)
-        if session is not None:
-            conn.send(self.hub.connected_for_caller(session))
-            conn.send(self.hub.matter_side.snapshot_message(session))
-            self.hub.matter_side.save_soon(session.call_id)
-            self.hub.to_agent(session.agent_id, p.outbound(
-                "peer_status", call_id=call.id, status="connected",
-                restart=message.restart_media))
+        # The socket takes the call over (state.LiveState._apply_attach_caller): any older
+        # socket of the call, on any node, is closed; 'resumed' and the session follow.
+        await self.hub.submit(attach_caller_entry(
+            call.id, self.hub.node_id, self.hub.connection_key(conn),
+            restart_media=message.restart_media))
 
     def disconnected(self, conn: Connection) -> None:
         """The socket closed: keep the call for the resume grace."""
         call_id = conn.call_id
         conn.call_id = None
         info = self.hub.callers.get(call_id or "")
-        if info is None or info.connection is not conn:
+        if call_id is None or (self.hub.cluster is None and
+                               (info is None or info.connection is not conn)):
             return
-        info.connection = None
-        self.hub.apply(ev.CallerDetached(info.call_id))
-        session = self.hub.sessions.get(info.call_id)
-        if session is not None:
-            self.hub.to_agent(session.agent_id, p.outbound(
-                "peer_status", call_id=info.call_id, status="reconnecting"))
+        # Ignored if the call is gone or back on another socket by the time it applies.
+        self.hub.submit_soon(detach_caller_entry(call_id, self.hub.connection_key(conn)))
 
     async def _caller_hangup(self, conn: Connection, message: p.CallerHangup) -> None:
         if conn.call_id is None:
             raise HubError("no_call", "there is no call to hang up")
-        self.hub.apply(ev.CallerHangup(conn.call_id))
+        await self.hub.submit(event_entry(ev.CallerHangup(conn.call_id)))
 
     async def _accept_callback(self, conn: Connection, message: p.AcceptCallback) -> None:
         info = self.hub.callers.get(conn.call_id or "")
@@ -261,7 +237,7 @@ class CallerSide:
                 raise HubError("no_call", "the call was answered meanwhile")
         conn.send(p.outbound("callback_registered", call_id=info.call_id,
                              callback_id=callback_id, duplicate=duplicate))
-        self.hub.apply(ev.CallbackAccepted(info.call_id))
+        await self.hub.submit(event_entry(ev.CallbackAccepted(info.call_id)))
 
     async def _register_callback(self, conn: Connection, info: CallerInfo,
                                  phone: str) -> tuple[str, bool]:

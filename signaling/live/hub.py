@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, KeysView
 from pathlib import Path
@@ -51,7 +52,7 @@ from ..store.models import CallPhase
 from ..store.record_writer import Level, RecordWriter
 from ..tokens import sign
 from .admission import Admission, watch_loop_lag
-from .agents import AgentSide
+from .agents import AGENT_RECONNECT_GRACE, AgentSide
 from .callers import CallerSide
 from .case_side import CaseSide
 from .connection import Connection
@@ -61,6 +62,7 @@ from .limits import LiveCallLimits, SocketLimits
 from .matter_side import MatterSide
 from .recording_side import RecordingSide
 from .sessions import CallerInfo, HubError, LiveSession
+from .state import LiveState, agent_logout_entry, connection_key, event_entry
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class Hub:
         self.admission = Admission(
             max_loop_lag=settings.shed_loop_lag, max_record_backlog=settings.shed_record_backlog,
             max_identifying=settings.shed_identifying,
+            max_store_backlog=settings.shed_store_backlog,
             retry_after_ms=settings.busy_retry_after_ms)
         self.material_store = MaterialStore(Path(settings.data_dir) / "materials",
                                             settings.max_material_bytes)
@@ -123,6 +126,19 @@ class Hub:
         self.agents: dict[str, Connection] = {}
         self.agent_profiles: dict[str, dict[str, Any]] = {}
         self.wrapping: dict[str, str] = {}  # agent id -> call id of its wrap-up
+        #: agent id -> the connection (``state.connection_key``) it is logged in on, on any
+        #: node; and agent id -> when its socket went away (the reconnect grace runs)
+        self.agent_conns: dict[str, str] = {}
+        self.detached_agents: dict[str, float] = {}
+        #: the replicated live state: every change above goes through ``submit``
+        self.node_id = settings.node_id or f"n{secrets.token_hex(4)}"
+        self.state = LiveState(self)
+        #: the cluster's log and relay when the node runs with ``--redis`` (else None)
+        self.cluster: Any = None
+        #: set while an entry is applied: ``quiet`` when it is replayed without delivery
+        self.quiet = False
+        self.applying = False
+        self._local_connections: dict[str, Connection] = {}
         self.call_limits = LiveCallLimits(settings.max_calls_per_address,
                                           settings.max_calls_per_company)
         self.socket_limits = SocketLimits(settings.new_sockets_per_minute,
@@ -154,8 +170,10 @@ class Hub:
         # Writes a crash left in the journal reach the database before anything is judged.
         await self.record_writer.start()
         # One server per database: a record still live was cut off by a crash of the last.
-        interrupted = await self.call_records.interrupt_unfinished(
-            now=time.time(), reason="server_restart")
+        # (A cluster's live calls outlive any one node: their records stay as they are.)
+        interrupted = 0 if self.settings.redis_url else \
+            await self.call_records.interrupt_unfinished(now=time.time(),
+                                                         reason="server_restart")
         if interrupted:
             log.warning("%d call record(s) left unfinished by the previous run marked "
                         "interrupted", interrupted)
@@ -163,6 +181,13 @@ class Hub:
         self.matter_side.start(catalog)
         self.case_side.start(catalog)
         await self.recording_side.start()
+        if self.settings.redis_url:
+            from .node import ClusterNode
+
+            # Engine time is Redis's clock (epoch seconds) on every node of a cluster.
+            self._wall_offset = 0.0
+            self.cluster = ClusterNode(self)
+            await self.cluster.start()
         self._snapshot_task = asyncio.create_task(self._snapshot_loop())
         self._admission_tasks = [asyncio.create_task(self.directory.run()),
                                  asyncio.create_task(watch_loop_lag(self.admission))]
@@ -191,7 +216,10 @@ class Hub:
             self._timer.cancel()
         for handle in self.logout_timers.values():
             handle.cancel()
-        for call_id in self.callers:  # live calls end with the process
+        if self.cluster is not None:
+            await self.cluster.stop()
+        for call_id in self.callers if self.cluster is None else ():
+            # live calls end with the process (a cluster's live on in the other nodes)
             self.record_call(call_id, phase=CallPhase.INTERRUPTED.value, ended_at=time.time(),
                              end_reason="server_shutdown")
         await self.recording_side.stop()
@@ -202,6 +230,9 @@ class Hub:
         await self.record_writer.stop()
 
     def now(self) -> float:
+        """Engine time: the loop's clock on one node, Redis's clock in a cluster."""
+        if self.cluster is not None:
+            return float(self.cluster.now())
         return asyncio.get_running_loop().time()
 
     def wall(self, loop_time: float) -> float:
@@ -210,8 +241,78 @@ class Hub:
     # ------------------------------------------------------------------ engine driving
 
     def apply(self, event: ev.Event) -> None:
-        """Feed one event to the engine, deliver its actions and re-arm the timer."""
-        now = self.now()
+        """Submit one engine event from code that cannot wait (see ``submit_soon``)."""
+        self.submit_soon(event_entry(event))
+
+    async def submit(self, entry: dict[str, Any]) -> Any:
+        """Apply an entry to the live state (on every node of a cluster) and raise the
+        refusal of this request, if any; returns what the applier left for it (the messages
+        of a document op)."""
+        ref = self.state.stamp(entry)
+        if self.cluster is None:
+            self.state.apply(entry, self.now(), deliver=True)
+        else:
+            await self.cluster.submit(entry)
+        failure = self.state.failures.pop(ref, None)
+        if failure is not None:
+            raise failure
+        return self.state.results.pop(ref, None)
+
+    def submit_soon(self, entry: dict[str, Any]) -> None:
+        """``submit`` from code that cannot wait (a closed socket, a timer): applied at
+        once on a single node (refusals raise), in the background in a cluster."""
+        if self.cluster is None:
+            ref = self.state.stamp(entry)
+            self.state.apply(entry, self.now(), deliver=True)
+            failure = self.state.failures.pop(ref, None)
+            self.state.results.pop(ref, None)
+            if failure is not None:
+                raise failure
+            return
+        self.background_task(self.submit(entry))
+
+    def local_connection(self, node: str | None, key: str | None) -> Connection | None:
+        """The socket an entry names, when it is connected to this node."""
+        if node != self.node_id or key is None:
+            return None
+        return self._local_connections.get(key)
+
+    def connection_key(self, conn: Connection) -> str:
+        """Name ``conn`` for entries; it stays findable until it closes (``forget``)."""
+        key = connection_key(self.node_id, conn)
+        self._local_connections[key] = conn
+        return key
+
+    def forget(self, conn: Connection) -> None:
+        self._local_connections.pop(connection_key(self.node_id, conn), None)
+
+    def schedule_logout(self, agent_id: str, detached_at: float) -> None:
+        """Log a detached agent out when its reconnect grace runs out (on one node: here;
+        in a cluster: the leader, which also sweeps after a takeover)."""
+        if self.quiet or (self.cluster is not None and not self.cluster.is_leader):
+            return
+        self.cancel_logout(agent_id)
+        delay = max(0.0, detached_at + AGENT_RECONNECT_GRACE - self.now())
+        self.logout_timers[agent_id] = asyncio.get_running_loop().call_later(
+            delay, self._logout_after_grace, agent_id, detached_at)
+
+    def cancel_logout(self, agent_id: str) -> None:
+        handle = self.logout_timers.pop(agent_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _logout_after_grace(self, agent_id: str, detached_at: float) -> None:
+        self.logout_timers.pop(agent_id, None)
+        if self.detached_agents.get(agent_id) != detached_at:
+            return
+        try:
+            self.submit_soon(agent_logout_entry(agent_id, None))
+        except RoutingError:
+            log.exception("logout of %s failed", agent_id)
+
+    def drive(self, event: ev.Event, now: float) -> None:
+        """Feed one event to the engine, deliver its actions and re-arm the timer (only
+        ever called while an entry is applied)."""
         try:
             actions = self.engine.handle(event, now)
         except RoutingError as exc:
@@ -222,6 +323,8 @@ class Hub:
         self.arm_timer()
 
     def arm_timer(self) -> None:
+        if self.cluster is not None:
+            return  # the partition's leader appends the ticks
         deadline = self.engine.next_deadline()
         if self._timer is not None:
             if deadline is not None and self._timer_at == deadline:
@@ -243,7 +346,7 @@ class Hub:
     def self_check(self) -> list[str]:
         """The live invariant check: log violations and repair by dispatching."""
         problems = self.engine.violations(self.now())
-        if problems:
+        if problems and (self.cluster is None or self.cluster.is_leader):
             log.error("routing invariant violated: %s", problems)
             self.apply(ev.Tick(reason="self_check"))
         return problems
@@ -261,14 +364,36 @@ class Hub:
         return info.connection if info else None
 
     def to_caller(self, call_id: str, message: dict[str, Any]) -> None:
+        """Send to the caller's socket if it is on this node. Outside an entry (a relay)
+        a caller on another node gets it through that node (``forward_to_caller``)."""
+        if self.quiet:
+            return
         conn = self._caller(call_id)
         if conn is not None:
             conn.send(message)
+        elif self.cluster is not None and not self.applying:
+            self.forward_to_caller(call_id, message)
 
     def to_agent(self, agent_id: str, message: dict[str, Any]) -> None:
+        if self.quiet:
+            return
         conn = self.agents.get(agent_id)
         if conn is not None:
             conn.send(message)
+        elif self.cluster is not None and not self.applying:
+            self.forward_to_agent(agent_id, message)
+
+    def forward_to_caller(self, call_id: str, message: dict[str, Any] | str) -> None:
+        """A message (or serialized frame) for a caller on another node of the cluster
+        goes to that node's relay stream (``node.ClusterNode.forward``)."""
+        info = self.callers.get(call_id)
+        if self.cluster is not None and info is not None and info.node is not None:
+            self.cluster.forward(info.node, {"call_id": call_id}, message)
+
+    def forward_to_agent(self, agent_id: str, message: dict[str, Any] | str) -> None:
+        key = self.agent_conns.get(agent_id)
+        if self.cluster is not None and key is not None:
+            self.cluster.forward(key.split("/", 1)[0], {"agent_id": agent_id}, message)
 
     def _do_CallQueued(self, action: act.CallQueued, now: float) -> None:  # noqa: N802
         info = self.callers[action.call_id]
@@ -417,7 +542,7 @@ class Hub:
             self.resume_tokens.pop(info.resume_token, None)
             if info.request_id is not None:
                 self.request_ids.pop(info.request_id, None)
-            if info.connection is not None:
+            if info.connection is not None and not self.quiet:
                 rating_token = sign(self.secret, "rating", action.call_id, time.time(),
                                     RATING_WINDOW)
                 # Once the caller sees 'ended', the record says so (a crash cannot lose it).
@@ -431,6 +556,10 @@ class Hub:
             self.to_agent(action.agent_id, {
                 **message,
                 "wrap_up_ms": None if until is None else int(max(0.0, until - now) * 1000)})
+
+    def store_backlog(self) -> int:
+        """Background store writes under way (admission reads it)."""
+        return len(self._background)
 
     def background_task(self, coro: Awaitable[Any]) -> asyncio.Task[None]:
         async def run() -> None:
@@ -453,8 +582,34 @@ class Hub:
     def record_call(self, call_id: str, **fields: Any) -> None:
         """Write these fields to the call's record in the background, never blocking routing
         (``RecordWriter``: journaled, then batched; later values win, in the order asked).
+        In a cluster only the partition's leader writes (each entry once; the upserts are
+        idempotent).
         """
+        if self.quiet or (self.cluster is not None and not self.cluster.is_leader):
+            return
         self.record_writer.record(call_id, **fields)
+
+    def rewrite_live_records(self) -> None:
+        """Write every live call's record as the replica has it (a new cluster leader:
+        the last one may have died with writes in flight; upserts are idempotent)."""
+        for call_id, info in self.callers.items():
+            call = self.engine.calls.get(call_id)
+            if call is None:
+                continue
+            fields: dict[str, Any] = {**self._record_identity(info),
+                                      "enqueued_at": self.wall(call.enqueued_at)}
+            if call.answered_at is not None and call.agent_id is not None:
+                fields.update(phase=CallPhase.ANSWERED.value, agent_id=call.agent_id,
+                              answered_at=self.wall(call.answered_at))
+            else:
+                fields.update(phase=CallPhase.QUEUED.value)
+            self.record_call(call_id, **fields)
+
+    def relink_connections(self) -> None:
+        """After the live state was reloaded from a snapshot: callers whose socket is on
+        this node get it back (sockets are never part of the replicated state)."""
+        for info in self.callers.values():
+            info.connection = self.local_connection(info.node, info.conn)
 
     def record_backlog(self) -> int:
         """Calls whose record writes are asked for and not yet in the database (admission
@@ -491,7 +646,10 @@ class Hub:
         await self.caller_side.handle(conn, message)
 
     def caller_disconnected(self, conn: Connection) -> None:
-        self.caller_side.disconnected(conn)
+        try:
+            self.caller_side.disconnected(conn)
+        finally:
+            self.forget(conn)
 
     async def session_message(self, conn: Connection, message: p.Message) -> None:
         """Forms, identity and screens of a live session (see ``matter_side``)."""
@@ -502,7 +660,10 @@ class Hub:
         await self.agent_side.handle(conn, message)
 
     def agent_disconnected(self, conn: Connection) -> None:
-        self.agent_side.disconnected(conn)
+        try:
+            self.agent_side.disconnected(conn)
+        finally:
+            self.forget(conn)
 
     async def relay(self, conn: Connection, message: p.Sdp | p.Ice | RelayFrame) -> None:
         """Pass SDP/ICE to the other party of the sender's own session, and nowhere else:
@@ -528,6 +689,10 @@ class Hub:
             session.call_id)
         if conn is not None:
             conn.send(frame)
+        elif party == "agent":  # on another node of a cluster: that node passes it on
+            self.forward_to_agent(session.agent_id, frame)
+        else:
+            self.forward_to_caller(session.call_id, frame)
 
     # ------------------------------------------------------------------ invites, stats
 

@@ -90,6 +90,16 @@ class LiveCallLimits:
     def __len__(self) -> int:
         return len(self._owners)
 
+    def owners(self) -> dict[str, CallOwner]:
+        """Every live call and whom it counts against (a snapshot of the limits)."""
+        return dict(self._owners)
+
+    def clear(self) -> None:
+        self._owners.clear()
+        self._by_address.clear()
+        self._by_company.clear()
+        self._by_kiosk.clear()
+
 
 def _decrement(counts: dict[str, int], key: str) -> None:
     left = counts.get(key, 0) - 1

@@ -22,6 +22,7 @@ from ..matters.forms import validate_values
 from ..tokens import sign
 from .connection import Connection, Role
 from .sessions import HubError, LiveSession
+from .state import document_entry
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -132,13 +133,22 @@ class MatterSide:
 
     async def _apply(self, session: LiveSession, party: doc.Party, op: doc.Op,
                      now: float | None = None) -> None:
+        """Submit the op to the live state, which applies it (``apply_op``) on every node
+        holding the session; a refusal raises here."""
+        at = self.hub.wall(self.hub.now()) if now is None else now
+        await self.hub.submit(document_entry(session.call_id, party, op, at))
+
+    def apply_op(self, session: LiveSession, party: doc.Party, op: doc.Op,
+                 now: float) -> list[dict[str, Any]]:
+        """Apply an op to the session document and deliver its messages to the parties
+        on this node (called by ``state.LiveState`` only)."""
         assert self.forms is not None, "start() loads the catalog first"
         try:
-            messages = session.document.apply(
-                op, party, self.hub.wall(self.hub.now()) if now is None else now, self.forms)
+            messages = session.document.apply(op, party, now, self.forms)
         except doc.DocumentError as exc:
             raise HubError(exc.code, exc.message, **exc.fields) from None
         self.deliver(session, messages)
+        return messages
 
     def deliver(self, session: LiveSession, messages: list[dict[str, Any]]) -> None:
         """The same messages to both parties; the draft is saved soon after."""

@@ -31,6 +31,11 @@ class CallerInfo:
     #: who placed the call (kiosk id, or company and address): a repeated request id
     #: only returns the call to the same identity
     identity: str = ""
+    #: the node and connection (``state.connection_key``) the caller's socket is on;
+    #: None while it is away (replicated: every node knows where a caller is)
+    node: str | None = None
+    conn: str | None = None
+    #: the caller's socket when it is connected to this node (never replicated)
     connection: Connection | None = None
 
 

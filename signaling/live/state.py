@@ -1,0 +1,410 @@
+"""The replicated live state: every change to what the hub keeps in memory is an entry.
+
+The hub's sides never mutate the hub's registries (callers, resume tokens, request ids,
+sessions, wrap-ups, agent attachments) nor drive the engine themselves: they build an
+entry here and ``Hub.submit`` it. ``LiveState.apply`` is the one place an entry changes
+state, so applying the same entries with the same ``now`` on every node of a cluster gives
+every node the same state (docs/operations.md 'Cluster'); each node then delivers only
+the messages whose recipient socket is connected to it.
+
+On one node (no Redis) ``submit`` applies the entry at once, on the event loop, with
+``now`` = loop time: today's behaviour. In a cluster it is appended to the partition's
+log (``signaling.cluster``) and applied when the log comes back, on every node.
+
+Entries are plain JSON-able dicts: ``kind`` says which applier takes them; ``origin``
+(``{"node", "ref"}``) names the node and request that asked, so a refusal reaches only
+that request (``LiveState.failures``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .. import protocol as p
+from ..cluster.codec import decode_event, encode_event
+from ..matters import document as doc
+from ..matters import ops as doc_ops
+from ..routing import events as ev
+from ..routing.model import Origin, RoutingError
+from .limits import CallOwner, LimitScope
+from .sessions import CallerInfo, HubError, LiveSession
+
+if TYPE_CHECKING:
+    from .connection import Connection
+    from .hub import Hub
+
+log = logging.getLogger(__name__)
+
+#: the refusal texts of ``too_many_calls`` by scope
+REFUSALS = {
+    LimitScope.ADDRESS: "too many calls are waiting from your network; try again later",
+    LimitScope.COMPANY: "too many calls are waiting for this company; try again later",
+    LimitScope.KIOSK: "this kiosk already has a call; end it first",
+}
+
+_DOC_OPS: dict[str, type] = {
+    cls.__name__: cls for cls in vars(doc_ops).values()
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+    and cls.__module__ == doc_ops.__name__
+}
+
+
+def encode_op(op: doc.Op) -> dict[str, Any]:
+    """A session-document op as JSON (its fields are JSON values already)."""
+    fields: dict[str, Any] = {"type": type(op).__name__}
+    for f in dataclasses.fields(op):
+        value = getattr(op, f.name)
+        fields[f.name] = dict(value) if isinstance(value, Mapping) else value
+    return fields
+
+
+def decode_op(data: Mapping[str, Any]) -> doc.Op:
+    fields = dict(data)
+    op: doc.Op = _DOC_OPS[fields.pop("type")](**fields)
+    return op
+
+
+def caller_fields(info: CallerInfo) -> dict[str, Any]:
+    return {"call_id": info.call_id, "skill": info.skill, "origin": info.origin.value,
+            "label": info.label, "partition": info.partition,
+            "resume_token": info.resume_token, "kiosk_id": info.kiosk_id,
+            "company": info.company, "language": info.language,
+            "request_id": info.request_id, "identity": info.identity,
+            "node": info.node, "conn": info.conn}
+
+
+def caller_from(fields: Mapping[str, Any]) -> CallerInfo:
+    return CallerInfo(**{**fields, "origin": Origin(fields["origin"])})
+
+
+# ---------------------------------------------------------------- entry constructors
+
+def event_entry(event: ev.Event) -> dict[str, Any]:
+    return {"kind": "event", "event": encode_event(event)}
+
+
+def call_entry(info: CallerInfo, owner: CallOwner, *, priority: int,
+               target_agent_id: str | None, waited: float = 0.0) -> dict[str, Any]:
+    """``waited``: seconds since the request was read off the socket (identification),
+    so the call's wait starts at its arrival on any node's clock."""
+    return {"kind": "call", "caller": caller_fields(info),
+            "owner": dataclasses.asdict(owner), "priority": priority,
+            "target_agent_id": target_agent_id, "waited": max(0.0, waited)}
+
+
+def attach_caller_entry(call_id: str, node: str, conn: str, *,
+                        restart_media: bool) -> dict[str, Any]:
+    return {"kind": "attach_caller", "call_id": call_id, "node": node, "conn": conn,
+            "restart_media": restart_media}
+
+
+def detach_caller_entry(call_id: str, conn: str) -> dict[str, Any]:
+    return {"kind": "detach_caller", "call_id": call_id, "conn": conn}
+
+
+def agent_login_entry(profile: dict[str, Any], *, account_auto_answer: bool, node: str,
+                      conn: str) -> dict[str, Any]:
+    return {"kind": "agent_login", "agent": profile,
+            "account_auto_answer": account_auto_answer, "node": node, "conn": conn}
+
+
+def agent_detach_entry(agent_id: str, conn: str) -> dict[str, Any]:
+    return {"kind": "agent_detach", "agent_id": agent_id, "conn": conn}
+
+
+def agent_logout_entry(agent_id: str, conn: str | None) -> dict[str, Any]:
+    """The agent logs out (``conn`` = its socket) or its reconnect grace ran out (None)."""
+    return {"kind": "agent_logout", "agent_id": agent_id, "conn": conn}
+
+
+def document_entry(call_id: str, party: doc.Party, op: doc.Op, now: float) -> dict[str, Any]:
+    return {"kind": "document", "call_id": call_id, "party": party.value,
+            "op": encode_op(op), "at": now}
+
+
+def node_gone_entry(node: str) -> dict[str, Any]:
+    """A node's heartbeat expired: its sockets are gone (written by the leader)."""
+    return {"kind": "node_gone", "node": node}
+
+
+class LiveState:
+    """Applies entries to the hub's registries and its engine (the ``StateMachine`` of
+    ``signaling.cluster``): the only writer of ``hub.callers``, ``hub.resume_tokens``,
+    ``hub.request_ids``, ``hub.sessions``, ``hub.wrapping``, ``hub.agent_profiles``,
+    ``hub.agent_conns``, ``hub.detached_agents`` and ``hub.call_limits``."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        #: refusals of requests made on this node, by ``origin.ref``, until collected
+        self.failures: dict[str, Exception] = {}
+        #: document-op results for requests made on this node (the op's messages)
+        self.results: dict[str, Any] = {}
+        self._refs = itertools.count(1)
+
+    def stamp(self, entry: dict[str, Any]) -> str:
+        """Name this node as the entry's origin; returns the reference of the request."""
+        ref = f"{self.hub.node_id}:{next(self._refs)}"
+        entry["origin"] = {"node": self.hub.node_id, "ref": ref}
+        return ref
+
+    # ------------------------------------------------------------ the StateMachine
+
+    def apply(self, entry: dict[str, Any], now: float, *, deliver: bool) -> None:
+        hub = self.hub
+        hub.quiet, hub.applying = not deliver, True
+        origin = entry.get("origin") or {}
+        try:
+            getattr(self, "_apply_" + entry["kind"])(entry, now)
+        except (HubError, RoutingError, doc.DocumentError) as exc:
+            if origin.get("node") == hub.node_id:
+                self.failures[origin["ref"]] = exc
+            else:
+                log.debug("entry %s refused: %s", entry["kind"], exc)
+        except Exception:  # one bad entry must not stop the log for everyone
+            log.exception("applying a %s entry failed", entry.get("kind"))
+        finally:
+            hub.quiet, hub.applying = False, False
+
+    def next_deadline(self) -> float | None:
+        return self.hub.engine.next_deadline()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The engine and the registries as JSON-ready data (sockets are not state)."""
+        hub = self.hub
+        return {
+            "engine": hub.engine.snapshot(),
+            "callers": [caller_fields(info) for info in hub.callers.values()],
+            "owners": {call_id: dataclasses.asdict(owner)
+                       for call_id, owner in hub.call_limits.owners().items()},
+            "sessions": [{"call_id": s.call_id, "agent_id": s.agent_id,
+                          "started_at": s.started_at, "ice_servers": s.ice_servers,
+                          "document": s.document.snapshot()}
+                         for s in hub.sessions.values()],
+            "wrapping": dict(hub.wrapping),
+            "agent_profiles": dict(hub.agent_profiles),
+            "agent_conns": dict(hub.agent_conns),
+            "detached_agents": dict(hub.detached_agents),
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        hub = self.hub
+        hub.engine.restore(state["engine"])
+        hub.callers.clear()
+        hub.resume_tokens.clear()
+        hub.request_ids.clear()
+        hub.call_limits.clear()
+        for fields in state.get("callers", []):
+            info = caller_from(fields)
+            hub.callers[info.call_id] = info
+            hub.resume_tokens[info.resume_token] = info.call_id
+            if info.request_id is not None:
+                hub.request_ids[info.request_id] = info.call_id
+        for call_id, owner in state.get("owners", {}).items():
+            hub.call_limits.add(call_id, CallOwner(**owner))
+        hub.sessions.clear()
+        for s in state.get("sessions", []):
+            session = LiveSession(s["call_id"], s["agent_id"], s["started_at"],
+                                  ice_servers=s["ice_servers"])
+            session.document = doc.SessionDocument.from_snapshot(s["document"])
+            hub.sessions[session.call_id] = session
+        hub.wrapping.clear()
+        hub.wrapping.update(state.get("wrapping", {}))
+        hub.agent_profiles.clear()
+        hub.agent_profiles.update(state.get("agent_profiles", {}))
+        hub.agent_conns.clear()
+        hub.agent_conns.update(state.get("agent_conns", {}))
+        hub.detached_agents.clear()
+        hub.detached_agents.update(state.get("detached_agents", {}))
+
+    # ------------------------------------------------------------ appliers
+
+    def _apply_event(self, entry: dict[str, Any], now: float) -> None:
+        self.hub.drive(decode_event(entry["event"]), now)
+
+    def _apply_call(self, entry: dict[str, Any], now: float) -> None:
+        hub = self.hub
+        info = caller_from(entry["caller"])
+        owner = CallOwner(**entry["owner"])
+        if info.request_id is not None and info.request_id in hub.request_ids:
+            raise HubError("request_id_in_use", "this request id belongs to another "
+                           "caller; send a new random one")
+        refused = hub.call_limits.refusal(owner)
+        if refused is not None:  # another node's request took the last place meanwhile
+            raise HubError("too_many_calls", REFUSALS[refused], scope=refused.value)
+        hub.callers[info.call_id] = info
+        hub.resume_tokens[info.resume_token] = info.call_id
+        if info.request_id is not None:
+            hub.request_ids[info.request_id] = info.call_id
+        hub.call_limits.add(info.call_id, owner)
+        info.connection = hub.local_connection(info.node, info.conn)
+        try:
+            hub.drive(ev.CallRequested(info.call_id, info.skill, info.origin, info.partition,
+                                       priority=entry["priority"], label=info.label,
+                                       target_agent_id=entry["target_agent_id"],
+                                       arrived_at=now - entry.get("waited", 0.0)), now)
+        except RoutingError:
+            hub.callers.pop(info.call_id)
+            hub.resume_tokens.pop(info.resume_token)
+            hub.request_ids.pop(info.request_id or "", None)
+            hub.call_limits.remove(info.call_id)
+            raise
+
+    def _apply_attach_caller(self, entry: dict[str, Any], now: float) -> None:
+        """A caller's socket (maybe on another node) takes over its call (``resume``)."""
+        hub = self.hub
+        call_id = entry["call_id"]
+        info = hub.callers.get(call_id)
+        call = hub.engine.calls.get(call_id)
+        if info is None or call is None:
+            raise HubError("invalid_resume_token", "nothing to resume: the call has ended")
+        new = hub.local_connection(entry["node"], entry["conn"])
+        old = info.connection
+        if old is not None and old is not new:
+            old.call_id = None
+            old.close(4000, "resumed on another connection")
+        info.node, info.conn, info.connection = entry["node"], entry["conn"], new
+        if new is not None:
+            new.call_id, new.language = call_id, info.language
+        position = hub.engine.position_of(call_id)
+        hub.to_caller(call_id, p.outbound(
+            "resumed", call_id=call_id, state=call.status.value,
+            position=position[0] if position else None,
+            estimated_wait=position[1] if position else None))
+        if call.detached_at is not None:
+            hub.drive(ev.CallerResumed(call_id), now)  # fresh position updates follow
+        session = hub.sessions.get(call_id)
+        if session is not None:
+            hub.to_caller(call_id, hub.connected_for_caller(session))
+            hub.to_caller(call_id, hub.matter_side.snapshot_message(session))
+            if new is not None:
+                hub.matter_side.save_soon(call_id)
+            hub.to_agent(session.agent_id, p.outbound(
+                "peer_status", call_id=call_id, status="connected",
+                restart=entry["restart_media"]))
+
+    def _apply_detach_caller(self, entry: dict[str, Any], now: float) -> None:
+        hub = self.hub
+        info = hub.callers.get(entry["call_id"])
+        if info is None or info.conn != entry["conn"]:
+            return  # the call ended, or its caller is back on another socket already
+        self._detach_caller(info, now)
+
+    def _detach_caller(self, info: CallerInfo, now: float) -> None:
+        hub = self.hub
+        info.node = info.conn = info.connection = None
+        hub.drive(ev.CallerDetached(info.call_id), now)
+        session = hub.sessions.get(info.call_id)
+        if session is not None:
+            hub.to_agent(session.agent_id, p.outbound(
+                "peer_status", call_id=info.call_id, status="reconnecting"))
+
+    def _apply_agent_login(self, entry: dict[str, Any], now: float) -> None:
+        hub = self.hub
+        profile = entry["agent"]
+        agent_id = profile["id"]
+        conn = hub.local_connection(entry["node"], entry["conn"])
+        previous = hub.agents.get(agent_id)
+        if previous is not None and previous is not conn:
+            previous.agent_id = None
+            previous.close(4001, "replaced by a newer login")
+            del hub.agents[agent_id]
+        hub.detached_agents.pop(agent_id, None)
+        hub.cancel_logout(agent_id)
+        hub.agent_conns[agent_id] = entry["conn"]
+        if conn is not None:
+            conn.agent_id = agent_id
+            hub.agents[agent_id] = conn
+        hub.agent_profiles[agent_id] = profile
+        known = hub.engine.agents.get(agent_id)
+        auto_answer = known.auto_answer if known is not None and \
+            known.presence.value != "offline" else entry["account_auto_answer"]
+        actions = hub.engine.handle(ev.AgentLogin(agent_id, dict(profile["skills"]),
+                                                  profile["partition"], auto_answer), now)
+        agent = hub.engine.agents[agent_id]
+        current = agent.call_id if agent.call_id in hub.sessions else None
+        # 'authenticated' first, then whatever the login caused (state, maybe an offer).
+        fields = hub.agent_state_fields(agent_id, now)
+        hub.to_agent(agent_id, p.outbound(
+            "authenticated", agent=profile,
+            **{**fields, "call_id": current or fields.get("call_id")}))
+        hub.deliver(actions, now)
+        hub.arm_timer()
+        if current is not None:
+            session = hub.sessions[current]
+            hub.to_agent(agent_id, hub.connected_for_agent(session, hub.callers[current]))
+            hub.to_agent(agent_id, hub.matter_side.snapshot_message(session))
+            if conn is not None:
+                hub.matter_side.save_soon(current)
+            hub.to_caller(current, p.outbound("peer_status", call_id=current,
+                                              status="connected"))
+        if conn is not None and not hub.quiet:
+            hub.send_snapshot(conn)
+
+    def _apply_agent_detach(self, entry: dict[str, Any], now: float) -> None:
+        hub = self.hub
+        agent_id = entry["agent_id"]
+        if hub.agent_conns.get(agent_id) != entry["conn"]:
+            return  # logged in again since, maybe on another node
+        self._detach_agent(agent_id, now)
+
+    def _detach_agent(self, agent_id: str, now: float) -> None:
+        hub = self.hub
+        hub.agent_conns.pop(agent_id, None)
+        local = hub.agents.pop(agent_id, None)
+        if local is not None:
+            local.agent_id = None
+        if agent_id not in hub.engine.agents:
+            return
+        hub.drive(ev.AgentDetached(agent_id), now)
+        hub.detached_agents[agent_id] = now
+        hub.schedule_logout(agent_id, now)
+        session = next((s for s in hub.sessions.values() if s.agent_id == agent_id), None)
+        if session is not None:
+            hub.to_caller(session.call_id, p.outbound(
+                "peer_status", call_id=session.call_id, status="reconnecting"))
+
+    def _apply_agent_logout(self, entry: dict[str, Any], now: float) -> None:
+        hub = self.hub
+        agent_id = entry["agent_id"]
+        if entry["conn"] is None and agent_id not in hub.detached_agents:
+            return  # the grace ran out on one node while the agent came back on another
+        if entry["conn"] is not None and hub.agent_conns.get(agent_id) != entry["conn"]:
+            raise HubError("not_authenticated", "this connection is not logged in")
+        hub.detached_agents.pop(agent_id, None)
+        hub.cancel_logout(agent_id)
+        hub.agent_conns.pop(agent_id, None)
+        local = hub.agents.pop(agent_id, None)
+        if local is not None:
+            local.agent_id = None
+        if agent_id in hub.engine.agents:
+            hub.drive(ev.AgentLogout(agent_id), now)
+
+    def _apply_document(self, entry: dict[str, Any], now: float) -> None:
+        hub = self.hub
+        session = hub.sessions.get(entry["call_id"])
+        if session is None:
+            raise HubError("not_in_session", "no live session with this call id")
+        messages = hub.matter_side.apply_op(session, doc.Party(entry["party"]),
+                                            decode_op(entry["op"]), entry["at"])
+        origin = entry.get("origin") or {}
+        if origin.get("node") == hub.node_id:
+            self.results[origin["ref"]] = messages
+
+    def _apply_node_gone(self, entry: dict[str, Any], now: float) -> None:
+        """Every party of a dead node is detached, as if its sockets had closed."""
+        hub = self.hub
+        node = entry["node"]
+        for info in [i for i in hub.callers.values() if i.node == node]:
+            self._detach_caller(info, now)
+        prefix = f"{node}/"
+        for agent_id in [a for a, c in hub.agent_conns.items() if c.startswith(prefix)]:
+            self._detach_agent(agent_id, now)
+
+
+def connection_key(node: str, conn: Connection) -> str:
+    """A connection's name across the cluster: its node and its number there."""
+    return f"{node}/{conn.id}"
