@@ -191,6 +191,9 @@ class Settings(BaseSettings):
     shed_identifying: int = Field(64, ge=1, description="Call requests being identified at "
                                   "once (invite look-ups in the database) over which new "
                                   "ones get 'busy'.")
+    shed_store_backlog: int = Field(500, ge=1, description="Other store writes under way "
+                                    "(session drafts, ...) over which new call requests get "
+                                    "'busy'.")
     busy_retry_after_ms: int = Field(2000, ge=100, description="Mean retry hint of 'busy' in "
                                      "ms; each reply gets it jittered by +/-50 %.")
 

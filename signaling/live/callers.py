@@ -177,7 +177,7 @@ class CallerSide:
         """Refuse a new call with ``busy`` (and a jittered retry hint) while the server is
         overloaded (``admission.py``); a repeated request of a queued call always passes."""
         hub = self.hub
-        overload = hub.admission.refusal(hub.record_backlog())
+        overload = hub.admission.refusal(hub.record_backlog(), hub.store_backlog())
         if overload is not None:
             raise HubError("busy", "the service is busy; trying again shortly",
                            retry_after_ms=hub.admission.retry_after_ms(),
