@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -178,6 +179,11 @@ def create_app(settings: Settings) -> FastAPI:
         hub = Hub(settings, db, load_secret(settings))
         await hub.start()
         app.state.hub = hub
+        # What exists now (modules, schemas, catalog, engine) lives as long as the process:
+        # keep it out of every later full collection, whose pause grows with the objects
+        # it walks (the stall at the start of each ring-latency run, docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -53,7 +53,7 @@ Handler = Callable[[Connection, p.Message], Awaitable[None]]
 async def _write_loop(ws: WebSocket, conn: Connection) -> None:
     """Drain the connection's outbox onto the socket until a Close or a dead socket."""
     while True:
-        item = await conn.outbox.get()
+        item = await conn.next_outgoing()
         try:
             if isinstance(item, Close):
                 await ws.close(item.code, item.reason)
