@@ -14,8 +14,10 @@ Transition rules (the only place agent activity and call status change):
 
 Every change to an agent ends in ``_agent_changed``, which files the agent again in the
 derived indexes (idle agents by district, skill and level in longest-idle order, staffing
-by level: ``agent_index.py``) and announces its state; dispatch reads those indexes, so
-its cost per event does not grow with the number of agents.
+by level: ``agent_index.py``) and announces its state; every change to a call's status
+or connection ends in ``_call_changed``, which files it in the waiting lines
+(``call_index.py``). Dispatch and the published positions read those indexes, so the
+cost of an event does not grow with the number of agents, nor with ringing calls.
 
 Presence (the agent's choice) is changed by the agent, except one system move: after
 ``max_no_answer`` missed offers in a row the agent is set not-ready("missed"). The system
@@ -28,8 +30,10 @@ checked by ``violations()``: no available agent is eligible for a waiting call.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
+import sys
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -50,6 +54,7 @@ from .actions import (
     PositionChanged,
 )
 from .agent_index import AgentIndex, IdleLine
+from .call_index import WaitingIndex, WaitingLine
 from .invariants import find_violations
 from .model import (
     Activity,
@@ -81,9 +86,14 @@ class Engine:
         self._counters: dict[tuple[str, str], QueueCounters] = {}
         self._timers = TimerHeap()
         self._seq = 0
+        # Queues whose published places may be stale and, for some, the first place
+        # (0-based) that moved; a dirty queue not in _moved_from only needs its rate checked.
         self._dirty: set[tuple[str, str]] = set()
+        self._moved_from: dict[tuple[str, str], int] = {}
+        self._rates: dict[tuple[str, str], float] = {}  # rate each queue was published at
         self._out: list[Action] = []
         self._index = AgentIndex()
+        self._waiting = WaitingIndex()
         self._rebuild_indexes()
         self._handlers: dict[type, Callable[[object, float], None]] = {
             ev.AgentLogin: self._on_agent_login,  # type: ignore[dict-item]
@@ -200,7 +210,8 @@ class Engine:
 
     def index_problems(self, now: float) -> list[str]:
         """How the derived agent indexes differ from the agents; empty when in step."""
-        return self._index.problems(self.agents.values(), now)
+        return (self._index.problems(self.agents.values(), now)
+                + self._waiting.problems(self.calls.values()))
 
     def queues(self) -> Mapping[tuple[str, str], Sequence[Call]]:
         """Calls in each queue ((district, skill) or (district, "@agent")), in order."""
@@ -216,9 +227,11 @@ class Engine:
         return self._eligible(agent, call, now, best_levels)
 
     def _rebuild_indexes(self) -> None:
-        """Derive the agent indexes from ``agents`` afresh (at construction, and after
-        the agents are restored from elsewhere)."""
+        """Derive the agent and waiting-call indexes from ``agents`` and ``calls`` afresh
+        (at construction, and after they are restored from elsewhere)."""
         self._index = AgentIndex.build(self.agents.values())
+        self._waiting = WaitingIndex.build(self.calls.values())
+        self._rates = {}
 
     # ------------------------------------------------------------------ validation
 
@@ -371,7 +384,7 @@ class Engine:
             index -= 1
         queue.insert(index, call)
         self._counter(call).entered += 1
-        self._dirty.add(call.queue_key)
+        self._call_changed(call)
         self._out.append(CallQueued(call.id))
         # Tiers already widened before the request got here need no timer: the dispatch
         # after this event sees them.
@@ -403,14 +416,17 @@ class Engine:
         if call.status is CallStatus.RINGING:
             self._cancel_offer(self.agents[call.agent_id or ""], now,
                                reason="caller_detached", block=0.0)
+        self._call_changed(call)
 
     def _on_caller_resumed(self, event: ev.CallerResumed, now: float) -> None:
         call = self.calls[event.call_id]
         call.detached_at = None
-        if call.status is CallStatus.WAITING:
+        self._call_changed(call)
+        place = self._waiting.index_of(call)
+        if place is not None:
             # Publish the place again: the resumed connection has not seen it.
             call.last_position = None
-            self._dirty.add(call.queue_key)
+            self._mark_dirty(call.queue_key, place)
 
     def _on_callback_accepted(self, event: ev.CallbackAccepted, now: float) -> None:
         self._end_unanswered(self.calls[event.call_id], now, reason="callback",
@@ -425,7 +441,7 @@ class Engine:
         agent.activity = Activity.RESERVED
         agent.call_id = call.id
         agent.counters.offered += 1
-        self._dirty.add(call.queue_key)
+        self._call_changed(call)
         self._out.append(OfferCall(
             agent_id=agent.id, call_id=call.id, skill=call.skill, origin=call.origin,
             label=call.label, waited=now - call.enqueued_at, expires_at=call.offer_expires_at,
@@ -443,6 +459,7 @@ class Engine:
         call.status = CallStatus.CONNECTED
         call.answered_at = now
         call.offer_expires_at = None
+        self._call_changed(call)
         agent.activity = Activity.BUSY
         agent.answered_at = now
         agent.missed_in_row = 0
@@ -468,7 +485,7 @@ class Engine:
         if block > 0:
             agent.blocked_until = now + block
             self._schedule(agent.blocked_until, TimerKind.AGENT_UNBLOCKED, agent.id)
-        self._dirty.add(call.queue_key)
+        self._call_changed(call)
         self._out.append(OfferCancelled(agent.id, call.id, reason))
         if requeue:
             self._out.append(CallRequeued(call.id, reason))
@@ -496,6 +513,7 @@ class Engine:
                                requeue=False)
         self._remove_from_queue(call)
         call.status = CallStatus.ENDED
+        self._call_changed(call)
         counters = self._counter(call)
         waited = now - call.enqueued_at
         if disposition is Disposition.CALLBACK:
@@ -515,6 +533,7 @@ class Engine:
     def _end_connected(self, call: Call, now: float, *, reason: str) -> None:
         agent = self.agents[call.agent_id or ""]
         call.status = CallStatus.ENDED
+        self._call_changed(call)
         talk = now - (call.answered_at or now)
         agent.counters.talk_time += talk
         agent.activity = Activity.WRAP_UP
@@ -539,7 +558,7 @@ class Engine:
             counters.handled += 1
             agent.counters.handle_time += handle
             agent.counters.handled += 1
-            self._dirty.add(agent.wrap_up_queue)
+            self._mark_dirty(agent.wrap_up_queue)
         agent.activity = Activity.IDLE
         agent.wrap_up_queue = None
         agent.answered_at = None
@@ -550,35 +569,52 @@ class Engine:
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self, now: float) -> None:
-        """Give each waiting call, in service order, the best eligible available agent."""
+        """Give each waiting call, in service order, the best eligible available agent.
+
+        The waiting lines of the queues idle agents might serve are merged in service
+        order. When a call finds nobody, neither will the calls after it of the same
+        queue and priority: they arrived later, so no tier has widened further for them,
+        and agents only leave the idle pool during a dispatch. Those are skipped at once.
+        """
         free = self._index.idle_unblocked(now)
         if not free:
             return
         best_levels: dict[tuple[str, str], int | None] = {}
-        # Copies: an auto-answered offer takes its call out of the queue at once.
-        candidates = [list(queue) for key, queue in self._queues.items()
-                      if queue and self._queue_may_match(key, queue, now)]
-        for call in heapq.merge(*candidates, key=lambda c: c.order_key):
-            if call.status is not CallStatus.WAITING or call.detached_at is not None:
-                continue
-            agent = self._choose(call, now, best_levels)
-            if agent is None:
-                continue
-            self._offer(call, agent, now)
-            free -= 1
-            if not free:
-                return
+        lines: list[WaitingLine] = []
+        heads: list[tuple[tuple[int, float, int], int]] = []
+        for key, line in self._waiting.lines():
+            if self._queue_may_match(key, now):
+                heads.append((line.keys[0], len(lines)))
+                lines.append(line)
+        heapq.heapify(heads)
+        places = [0] * len(lines)
+        while heads:
+            _, number = heapq.heappop(heads)
+            line, place = lines[number], places[number]
+            call = line.call_at(place)
+            if call.detached_at is not None:
+                place += 1
+            else:
+                agent = self._choose(call, now, best_levels)
+                if agent is None:
+                    place = line.next_priority(place)
+                else:
+                    self._offer(call, agent, now)  # leaves the line: the next moves up
+                    free -= 1
+                    if not free:
+                        return
+            places[number] = place
+            if place < len(line):
+                heapq.heappush(heads, (line.keys[place], number))
 
-    def _queue_may_match(self, key: tuple[str, str], queue: list[Call], now: float) -> bool:
+    def _queue_may_match(self, key: tuple[str, str], now: float) -> bool:
         """Cheap pre-filter: could any idle agent serve some call of this queue now?"""
         partition, skill = key
         if skill.startswith("@"):
             target = self.agents.get(skill[1:])
             return target is not None and target.available(now)
-        if self._index.idle_by_level(partition, skill):
-            return True
-        return bool(self._index.idle_in(partition)) and \
-            now - min(c.enqueued_at for c in queue) >= self.config.widen_to_partition_after
+        return bool(self._index.idle_by_level(partition, skill)) or \
+            bool(self._index.idle_in(partition))
 
     def _eligible(self, agent: Agent, call: Call, now: float,
                   best_levels: dict[tuple[str, str], int | None] | None = None) -> bool:
@@ -679,9 +715,14 @@ class Engine:
 
     def _remove_from_queue(self, call: Call) -> None:
         queue = self._queues.get(call.queue_key)
-        if queue is not None and call in queue:
-            queue.remove(call)
-            self._dirty.add(call.queue_key)
+        if queue is None:
+            return
+        # Found by its order (queues are kept sorted), not by a scan: a queue also
+        # holds every call ringing at an agent, which can be thousands.
+        index = bisect.bisect_left(queue, call.order_key, key=lambda c: c.order_key)
+        if index < len(queue) and queue[index] is call:
+            del queue[index]
+            self._mark_dirty(call.queue_key)
             if not queue:
                 del self._queues[call.queue_key]
 
@@ -719,7 +760,21 @@ class Engine:
         """Staffing changed, so wait estimates of the agent's queues may change."""
         for skill in agent.skills:
             if (agent.partition, skill) in self._queues:
-                self._dirty.add((agent.partition, skill))
+                self._mark_dirty((agent.partition, skill))
+
+    def _mark_dirty(self, key: tuple[str, str], place: int | None = None) -> None:
+        """Places from ``place`` on may have moved in queue ``key``; without ``place``,
+        only the wait estimate's rate may have changed."""
+        self._dirty.add(key)
+        if place is not None:
+            self._moved_from[key] = min(place, self._moved_from.get(key, place))
+
+    def _call_changed(self, call: Call) -> None:
+        """File ``call`` again in the waiting lines after a change of its status or
+        connection: every such change ends here."""
+        place = self._waiting.update(call)
+        if place is not None:
+            self._mark_dirty(call.queue_key, place)
 
     def _wait_rate(self, key: tuple[str, str]) -> float:
         """Seconds of expected wait per place in the queue: mean recent handle time over
@@ -739,20 +794,25 @@ class Engine:
         of the calls in progress.
         """
         for key in self._dirty:
-            queue = self._queues.get(key)
-            if not queue:
+            start = self._moved_from.get(key, sys.maxsize)
+            line = self._waiting.line(key)
+            if line is None:
+                self._rates.pop(key, None)
                 continue
             rate = self._wait_rate(key)
-            position = 0
-            for call in queue:
-                if call.status is not CallStatus.WAITING:
-                    continue
-                position += 1
-                estimate = math.ceil((position - 0.5) * rate)
-                if (call.last_position, call.last_estimate) != (position, estimate):
+            if self._rates.get(key) != rate:
+                self._rates[key] = rate
+                start = 0
+            # Places before ``start`` did not move and the rate is the one they were
+            # published at, so only the rest can have news.
+            ceil, out = math.ceil, self._out
+            for position, call in enumerate(line.calls_from(start), start=start + 1):
+                estimate = ceil((position - 0.5) * rate)
+                if call.last_position != position or call.last_estimate != estimate:
                     call.last_position, call.last_estimate = position, estimate
-                    self._out.append(PositionChanged(call.id, position, estimate))
+                    out.append(PositionChanged(call.id, position, estimate))
         self._dirty.clear()
+        self._moved_from.clear()
 
     def _agent_changed(self, agent: Agent, *, announce: bool = True) -> None:
         """File ``agent`` again in the indexes after a change and, unless told not to,
