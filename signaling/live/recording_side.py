@@ -107,11 +107,11 @@ class RecordingSide:
                                in (await self.recordings.kiosk_policies()).items()}
 
     async def _housekeeping(self) -> None:
-        last_purge = 0.0
+        last_purge: float | None = None  # purge once at start, then every interval
         while True:
             try:
                 await self.refresh_policies()
-                if time.monotonic() - last_purge >= PURGE_INTERVAL:
+                if last_purge is None or time.monotonic() - last_purge >= PURGE_INTERVAL:
                     last_purge = time.monotonic()
                     await self.purge(time.time())
             except Exception:
