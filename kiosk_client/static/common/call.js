@@ -216,7 +216,7 @@ export class MediaSession extends EventTarget {
 
   /** The first transceiver of a kind: the camera or microphone slot (not a screen share). */
   _slot(kind) {
-    return this.pc.getTransceivers().find((t) => t.receiver.track.kind === kind && !t.stopped) || null;
+    return this.pc.getTransceivers().find((t) => t.receiver.track.kind === kind && t.currentDirection !== "stopped") || null;
   }
 
   _watchTrack(track) {
