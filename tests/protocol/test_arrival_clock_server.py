@@ -25,7 +25,7 @@ async def test_the_wait_counts_from_arrival_not_from_identification(
     console = await agent(live, "demo-agent-1")
     token = await login(live.http, "demo-agent-1")
     supervisor = await login(live.http, "demo-supervisor")
-    async with httpx.AsyncClient(base_url=live.http) as http:
+    async with httpx.AsyncClient(base_url=live.http, timeout=30) as http:
         invite = (await http.post("/api/invites", json={"skill": "water", "label": "王先生"},
                                   headers={"Authorization": f"Bearer {token}"})).json()
 
