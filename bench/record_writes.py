@@ -54,7 +54,7 @@ class PerPhase:
         self.calls = CallRepository(db)
         self.writes: dict[str, asyncio.Task[None]] = {}
         self.pending: dict[str, dict[str, Any]] = {}
-        self.failures = 0
+        self.failures: dict[str, int] = {}
 
     def record(self, call_id: str, **fields: Any) -> None:
         self.pending.setdefault(call_id, {}).update(fields)
@@ -67,8 +67,9 @@ class PerPhase:
                 try:
                     if not await self.calls.record(id=call_id, **fields):
                         raise LookupError("no row to update")
-                except Exception:
-                    self.failures += 1
+                except Exception as exc:
+                    name = type(exc).__name__
+                    self.failures[name] = self.failures.get(name, 0) + 1
                     newer = self.pending.get(call_id)
                     self.pending[call_id] = {**fields, **(newer or {})}
                     if newer is None:
