@@ -9,6 +9,8 @@ policy says so) the citizen leaves a number instead. Each prompt is checked with
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
 import av
@@ -149,3 +151,36 @@ async def test_refusal_where_recording_is_required_leaves_a_number(
     pending = await server.hub.callbacks.list_pending("default")
     assert [c.phone for c in pending] == ["13800138000"]
     assert server.hub.engine.calls == {}
+
+
+async def test_the_recorder_killed_mid_call_the_agent_is_told_the_call_goes_on(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server(recording_policy="consent")
+    console = await console_for(new_page, server)
+    kiosk = await open_kiosk(new_page, server, "portrait")
+    await kiosk_picks_water(kiosk)
+    await by_id(kiosk, "consent-agree").tap()
+    await by_id(console, "accept-button").click()
+    status = by_id(console, "recording-status")
+    await expect(status).to_have_attribute("data-state", "recording", timeout=20_000)
+    await expect(by_id(kiosk, "recording-indicator")).to_be_visible()
+    call_id = next(iter(server.hub.sessions))
+
+    [recorder] = server.hub.recording_side.recorders.values()
+    os.kill(recorder.process.pid, signal.SIGKILL)
+
+    await expect(status).to_have_attribute("data-state", "failed")
+    await expect(status).to_contain_text("录像中断，通话照常进行")
+    await expect(by_id(kiosk, "recording-indicator")).to_be_hidden()
+    # The call is still up, and pictures still arrive on both sides.
+    before = (await video_playing(console))["framesDecoded"]
+    kiosk_before = (await video_playing(kiosk))["framesDecoded"]
+
+    async def still_flowing() -> bool:
+        return ((await video_playing(console))["framesDecoded"] > before + 10
+                and (await video_playing(kiosk))["framesDecoded"] > kiosk_before + 10)
+    await eventually(still_flowing, 15, "video after the recorder died")
+    assert call_id in server.hub.sessions
+    [row] = await recordings_of(server, call_id)
+    assert (row.state, row.failure) == ("failed", "recorder_exited")
+    await assert_accessible(console, "the console after the recorder failed")
