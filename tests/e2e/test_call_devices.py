@@ -124,6 +124,8 @@ async def test_kiosk_without_camera_talks_audio_only_and_the_agent_sees_a_placeh
 
     # The caller is told plainly, and sees and hears the agent.
     await expect(by_id(kiosk, "media-notice")).to_contain_text("没有找到摄像头，通话继续")
+    await expect(by_id(kiosk, "camera-button")).to_be_disabled()
+    await expect(by_id(kiosk, "mute-button")).to_be_enabled()
     assert (await video_playing(kiosk))["framesDecoded"] > 0
     # The agent gets a placeholder instead of a black box, and the caller's voice.
     await expect(by_id(console, "peer-placeholder")).to_be_visible()
@@ -213,6 +215,7 @@ async def test_camera_unplugged_mid_call_keeps_the_call_and_comes_back(
 
     await kiosk.evaluate("window.__unplug('video')")
     await expect(by_id(kiosk, "media-notice")).to_contain_text("摄像头断开了，通话继续")
+    await expect(by_id(kiosk, "camera-button")).to_be_disabled()
     await expect(by_id(console, "peer-placeholder")).to_be_visible()
     await grows(console, "audioIn", 20, "the caller's audio after the camera went")
     assert call_id in server.hub.sessions
@@ -223,6 +226,7 @@ async def test_camera_unplugged_mid_call_keeps_the_call_and_comes_back(
     await kiosk.evaluate("window.__replug('video')")
     await expect(by_id(console, "peer-placeholder")).to_be_hidden()
     await expect(by_id(kiosk, "media-notice")).to_be_hidden()
+    await expect(by_id(kiosk, "camera-button")).to_be_enabled()
     await grows(console, "framesDecoded", 10, "the caller's video after replugging")
     assert call_id in server.hub.sessions
     await by_id(console, "hangup-button").click()

@@ -51,8 +51,12 @@ export class InCallPanel extends EventTarget {
   }
 
   setLocal(stream) {
+    const has = (kind) => !!stream && stream.getTracks().some((t) => t.kind === kind && t.readyState === "live");
     this.local.srcObject = stream || null;
-    this.local.hidden = !stream || stream.getVideoTracks().length === 0;
+    this.local.hidden = !has("video");
+    // Nothing to switch off without the device; the notice says why.
+    this.cameraButton.disabled = !has("video");
+    this.muteButton.disabled = !has("audio");
   }
 
   setRemote(stream) {
@@ -138,6 +142,8 @@ export class InCallPanel extends EventTarget {
     this.remote.pause();
     this.remote.srcObject = null;
     this.local.srcObject = null;
+    this.cameraButton.disabled = false;
+    this.muteButton.disabled = false;
     this.muted = false;
     this.cameraOff = false;
     this.linkDown = false;
