@@ -229,6 +229,13 @@ async def test_camera_unplugged_mid_call_keeps_the_call_and_comes_back(
     await expect(by_id(kiosk, "camera-button")).to_be_enabled()
     await grows(console, "framesDecoded", 10, "the caller's video after replugging")
     assert call_id in server.hub.sessions
+
+    # The microphone goes the same way: the agent is told it hears nothing, video goes on.
+    await kiosk.evaluate("window.__unplug('audio')")
+    await expect(by_id(kiosk, "media-notice")).to_contain_text("麦克风断开了，通话继续")
+    await expect(by_id(console, "peer-no-microphone")).to_be_visible()
+    await grows(console, "framesDecoded", 10, "the caller's video without a microphone")
+    assert call_id in server.hub.sessions
     await by_id(console, "hangup-button").click()
     await expect(by_id(kiosk, "rating-1")).to_be_visible()
 
