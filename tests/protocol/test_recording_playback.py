@@ -15,10 +15,15 @@ import httpx
 import pytest
 
 from kiosk_client.headless import CallFailed, answer_calls, login, place_call
+from signaling.matters import SHIPPED_CATALOG
+from signaling.matters.catalog import load_catalog_files
 from signaling.store import RecordingRepository
 from tests.conftest import LiveServer, StartServer
 
 pytestmark = pytest.mark.slow
+
+COMPANY = {"name": "海盐演示企业有限公司", "uscc": "91350100M000100Y43",
+           "contact_name": "张三", "contact_phone": "13800138000"}
 
 
 async def _recorded_call(live: LiveServer) -> str:
@@ -121,3 +126,23 @@ async def test_a_kiosk_policy_set_by_an_admin_asks_that_kiosk_only(
     assert live.hub.engine.calls == {}
     decision = live.hub.recording_side.decision_for("water", None)  # not from that kiosk
     assert decision.policy.value == "none"
+
+
+async def test_a_matter_that_demands_recording_asks_every_call_to_its_category(
+        start_server: StartServer) -> None:
+    live = await start_server()
+    files = {path.name: path.read_text(encoding="utf-8")
+             for path in sorted(SHIPPED_CATALOG.glob("*.toml"))}
+    files["water.toml"] = files["water.toml"].replace(
+        'code = "water-transfer"\n', 'code = "water-transfer"\nrecording = "consent_or_callback"\n',
+        1)
+    live.hub.matter_side.start(load_catalog_files(files))  # as after an import and restart
+
+    with pytest.raises(CallFailed) as asked:  # an enterprise caller: no kiosk involved
+        await place_call(live.http, "water", company=COMPANY, hold=1, timeout=10,
+                         recording_consent=None)
+    assert asked.value.code == "consent_required"
+    decision = live.hub.recording_side.decision_for("water", None)
+    assert (decision.policy.value, decision.sources) == (
+        "consent_or_callback", ("matter:water-transfer",))
+    assert live.hub.recording_side.decision_for("gas", None).policy.value == "none"
