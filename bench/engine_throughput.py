@@ -29,6 +29,7 @@ checks that both engines answered every event with the same actions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import importlib
 import json
@@ -302,7 +303,9 @@ def _translate(event: Any, routing: Routing) -> Any:
     cls = getattr(routing.events, type(event).__name__)
     if cls is type(event):
         return event
-    fields = dict(vars(event))
+    known = {f.name for f in dataclasses.fields(cls)}
+    fields = {name: value for name, value in vars(event).items()
+              if name in known or value is not None}  # newer fields left at their default
     if "origin" in fields:
         fields["origin"] = routing.model.Origin(fields["origin"].value)
     return cls(**fields)
