@@ -17,14 +17,23 @@ import av
 import pytest
 from playwright.async_api import Page, expect
 
+from kiosk_client.headless import answer_calls
 from signaling.store import RecordingRepository
 from signaling.store.recording_models import Recording
 from tests.conftest import LiveServer, StartServer
 from tests.e2e.a11y import SERIOUS, axe_violations, describe
 from tests.e2e.conftest import NewPage
 from tests.e2e.test_console import sign_in
+from tests.e2e.test_enterprise import GOOD_USCC, fill_form, open_call_page
 from tests.e2e.test_flows import console_for, kiosk_picks_water
-from tests.e2e.test_kiosk import by_id, eventually, open_kiosk, video_playing
+from tests.e2e.test_kiosk import (
+    agent_ready,
+    background,
+    by_id,
+    eventually,
+    open_kiosk,
+    video_playing,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -184,3 +193,27 @@ async def test_the_recorder_killed_mid_call_the_agent_is_told_the_call_goes_on(
     [row] = await recordings_of(server, call_id)
     assert (row.state, row.failure) == ("failed", "recorder_exited")
     await assert_accessible(console, "the console after the recorder failed")
+
+
+async def test_the_enterprise_page_asks_too_and_shows_the_recording(
+        start_server: StartServer, new_page: NewPage) -> None:
+    server = await start_server(recording_policy="consent")
+    async with background(answer_calls(server.http, "demo-agent-1", "demo", auto_answer=True,
+                                       calls=1, hold=30)):
+        await agent_ready(server, "demo-agent-1")
+        page = await open_call_page(new_page, server)
+        await fill_form(page, GOOD_USCC)
+        await by_id(page, "matter-business-licence").click()
+        await by_id(page, "call-button").click()
+        prompt = by_id(page, "recording-consent")
+        await expect(prompt).to_be_visible()
+        await expect(prompt).to_contain_text("本次通话将被录音录像")
+        await assert_accessible(page, "the consent prompt on /call")
+        await by_id(page, "consent-agree").click()
+        await video_playing(page)
+        # The headless agent sends its copy like the console does.
+        await expect(by_id(page, "recording-indicator")).to_be_visible(timeout=20_000)
+        await expect(by_id(page, "recording-indicator")).to_contain_text("录音录像中")
+        await assert_accessible(page, "/call while recording")
+        await by_id(page, "hangup-button").click()
+        await expect(by_id(page, "recording-indicator")).to_be_hidden()
