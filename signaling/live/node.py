@@ -70,6 +70,7 @@ class ClusterNode:
         self._outgoing: dict[str, asyncio.Queue[tuple[str, str]]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
         self._gone_asked: set[str] = set()
+        self._missing: set[str] = set()
 
     @property
     def is_leader(self) -> bool:
@@ -151,14 +152,20 @@ class ClusterNode:
             batch = [await queue.get()]
             while not queue.empty() and len(batch) < 100:
                 batch.append(queue.get_nowait())
-            try:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for target, text in batch:
-                        pipe.xadd(stream, {"to": target, "m": text}, maxlen=RELAY_MAXLEN,
-                                  approximate=True)
-                    await pipe.execute()
-            except (RedisError, OSError):
-                log.warning("relay to node %s failed; %d message(s) lost", node, len(batch))
+            for attempt in range(3):  # a connection of the pool may predate a Redis restart
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for target, text in batch:
+                            pipe.xadd(stream, {"to": target, "m": text},
+                                      maxlen=RELAY_MAXLEN, approximate=True)
+                        await pipe.execute()
+                    break
+                except (RedisError, OSError):
+                    if attempt == 2:
+                        log.warning("relay to node %s failed; %d message(s) lost", node,
+                                    len(batch))
+                    else:
+                        await asyncio.sleep(0.1)
 
     def deliver(self, target: dict[str, str], message: dict[str, Any] | str) -> None:
         hub = self.hub
@@ -221,6 +228,7 @@ class ClusterNode:
             await asyncio.sleep(1.0)
             if not self.is_leader:
                 self._gone_asked.clear()
+                self._missing.clear()
                 continue
             try:
                 await self._sweep_dead_nodes()
@@ -231,11 +239,17 @@ class ClusterNode:
                 log.warning("leader chores failed", exc_info=True)
 
     async def _sweep_dead_nodes(self) -> None:
+        """A node whose heartbeat is missing at two sweeps in a row (so not merely one
+        that has not beaten yet after Redis came back) is gone."""
+        missing = set()
         for node in sorted(self._nodes_in_state() - {self.node_id} - self._gone_asked):
             if not await self.redis.exists(f"{self.ns}:node:{node}"):
-                self._gone_asked.add(node)
-                log.warning("node %s is gone: its callers and agents are detached", node)
-                await self.submit(node_gone_entry(node))
+                missing.add(node)
+        for node in sorted(missing & self._missing):
+            self._gone_asked.add(node)
+            log.warning("node %s is gone: its callers and agents are detached", node)
+            await self.submit(node_gone_entry(node))
+        self._missing = missing - self._gone_asked
 
     def _sweep_logouts(self) -> None:
         hub = self.hub

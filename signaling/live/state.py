@@ -398,6 +398,12 @@ class LiveState:
         """Every party of a dead node is detached, as if its sockets had closed."""
         hub = self.hub
         node = entry["node"]
+        if node == hub.node_id:  # presumed dead, but alive: its sockets reconnect, resume
+            for info in hub.callers.values():
+                if info.node == node and info.connection is not None:
+                    info.connection.close(1012, "reconnect and resume")
+            for conn in list(hub.agents.values()):
+                conn.close(1012, "reconnect and log in again")
         for info in [i for i in hub.callers.values() if i.node == node]:
             self._detach_caller(info, now)
         prefix = f"{node}/"

@@ -116,9 +116,10 @@ class Node:
         env.pop("CLOUD_AGENT_CONFIG_FILE", None)
         data_dir = self.workdir / f"data-{self.name}"
         log = (self.workdir / f"{self.name}.log").open("ab")
+        cluster = ["--redis", self.redis_url] if self.redis_url else []  # "": one process
         self.process = await asyncio.create_subprocess_exec(
             *CLI, "serve", "--demo", "--port", str(self.port), "--data-dir", str(data_dir),
-            "--redis", self.redis_url, "--node-id", self.name, "--log-level", "info",
+            *cluster, "--node-id", self.name, "--log-level", "info",
             stdout=asyncio.subprocess.DEVNULL, stderr=log, env=env)
         log.close()
         async with httpx.AsyncClient() as client:
@@ -155,13 +156,16 @@ class Node:
 
 
 @asynccontextmanager
-async def cluster(tmp_path: Path, names: list[str], **settings: str) -> AsyncIterator[
-        tuple[RedisServer, list[Node]]]:
+async def cluster(tmp_path: Path, names: list[str],
+                  per_node: dict[str, dict[str, str]] | None = None,
+                  **settings: str) -> AsyncIterator[tuple[RedisServer, list[Node]]]:
     """A throwaway Redis and database and one node per name, started one after the other
-    (the first seeds the demo data and migrates the database)."""
+    (the first seeds the demo data and migrates the database, and leads); ``per_node``
+    adds settings of single nodes."""
     async with redis_server(tmp_path) as redis, shared_database() as database:
         secret = secrets.token_hex(32)
-        nodes = [Node(name, redis.url, database, secret, tmp_path, **settings)
+        nodes = [Node(name, redis.url, database, secret, tmp_path,
+                      **{**settings, **(per_node or {}).get(name, {})})
                  for name in names]
         try:
             for node in nodes:

@@ -8,9 +8,13 @@ back on a surviving node with its resume token (or its login) and keeps its call
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
-from tests.cluster.nodes import Node, cluster
+import httpx
+import pytest
+
+from tests.cluster.nodes import CLI, Node, cluster
 from tests.protocol.wsclient import JsonClient, agent
 
 SDP_OFFER = {"type": "sdp", "description": {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN\r\n"}}
@@ -99,3 +103,40 @@ async def test_killing_the_agents_node_mid_call_keeps_the_call_and_the_queue(
         for client in (desk, desk2, caller, caller2):
             await client.close()
         await asyncio.sleep(0)
+
+
+@pytest.mark.slow
+async def test_media_flows_between_a_caller_and_an_agent_on_different_nodes(
+        tmp_path: Path) -> None:
+    """The headless caller (aiortc) on node A and the headless agent on node B: video
+    frames arrive both ways, so SDP and ICE crossed the nodes' relay streams."""
+    async with cluster(tmp_path, ["a", "b"], **SETTINGS) as (_, (a, b)):
+        answer = await asyncio.create_subprocess_exec(
+            *CLI, "answer", "--server", b.http, "--user", "demo-agent-1", "--password",
+            "demo", "--auto-answer", "--calls", "1", "--hold", "6", "--json",
+            stdout=asyncio.subprocess.PIPE)
+        await wait_ready(b)
+        call = await asyncio.create_subprocess_exec(
+            *CLI, "call", "--server", a.http, "--skill", "water", "--kiosk-token",
+            "demo-kiosk", "--hold", "3", "--json", stdout=asyncio.subprocess.PIPE)
+        call_out, _ = await asyncio.wait_for(call.communicate(), 90)
+        answer_out, _ = await asyncio.wait_for(answer.communicate(), 90)
+        assert call.returncode == 0 and answer.returncode == 0
+        caller_events = {e["event"]: e for e in map(json.loads, call_out.decode().splitlines())}
+        agent_events = {e["event"]: e for e in map(json.loads,
+                                                   answer_out.decode().splitlines())}
+        assert {"connected", "first_remote_frame", "ended"} <= set(caller_events)
+        assert "first_remote_frame" in agent_events
+        assert caller_events["ended"]["frames_received"] > 0
+        assert agent_events["ended"]["frames_received"] > 0
+
+
+async def wait_ready(node: Node) -> None:
+    """Until an agent is signed in on ``node`` (the headless agent logs in by itself)."""
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            if (await client.get(f"{node.http}/healthz")).json()["agents_online"] >= 1:
+                await asyncio.sleep(0.5)  # and has said it is ready
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError("the headless agent did not sign in")
