@@ -230,13 +230,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(build_recordings_router())
     app.include_router(build_tickets_router())
 
-    @app.websocket("/ws/caller")
+    # Plain Starlette routes: the sockets take no dependencies, and FastAPI's per-socket
+    # exit stacks and dependency solving would cost every idle socket ~2 KiB.
     async def caller_socket(ws: WebSocket) -> None:
         await serve_socket(ws, app.state.hub, Role.CALLER)
 
-    @app.websocket("/ws/agent")
     async def agent_socket(ws: WebSocket) -> None:
         await serve_socket(ws, app.state.hub, Role.AGENT)
+
+    app.router.add_websocket_route("/ws/caller", caller_socket)
+    app.router.add_websocket_route("/ws/agent", agent_socket)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def start_page(request: Request) -> HTMLResponse:
