@@ -8,10 +8,12 @@ import { h } from "./dom.js";
 const STAFF = new Set(["supervisor", "admin"]);
 const TEXT = {
   title: { "zh-CN": "通话录像", en: "Recordings" },
-  refresh: { "zh-CN": "刷新录像列表", en: "Refresh the recordings" },
+  refresh: { "zh-CN": "刷新", en: "Refresh" },
+  refresh_label: { "zh-CN": "刷新录像列表", en: "Refresh the recordings" },
   empty: { "zh-CN": "暂无录像", en: "No recordings yet" },
   play: { "zh-CN": "播放", en: "Play" },
-  close: { "zh-CN": "关闭播放器", en: "Close the player" },
+  close: { "zh-CN": "关闭", en: "Close" },
+  close_label: { "zh-CN": "关闭播放器", en: "Close the player" },
   player: { "zh-CN": "录像回放", en: "Recording playback" },
   failed: { "zh-CN": "录像中断", en: "cut short" },
   missing: { "zh-CN": "文件不可用", en: "file unavailable" },
@@ -32,7 +34,7 @@ export class RecordingsPanel {
     this.list = h("ul", { class: "recordings-list", "data-testid": "recordings-list", tabindex: "0", "aria-labelledby": "recordings-heading" });
     this.empty = h("p", { class: "empty" });
     this.video = h("video", { controls: "", preload: "metadata", "data-testid": "recording-player", class: "recording-player" });
-    this.closeButton = h("button", { type: "button", class: "btn btn-tiny", "data-testid": "recording-player-close" });
+    this.closeButton = h("button", { type: "button", class: "btn", "data-testid": "recording-player-close" });
     this.closeButton.addEventListener("click", () => this.closePlayer());
     this.player = h("div", { class: "recording-player-box" }, this.video, this.closeButton);
     this.player.hidden = true;
@@ -91,7 +93,9 @@ export class RecordingsPanel {
   render() {
     this.heading.textContent = this._t("title");
     this.refreshButton.textContent = this._t("refresh");
+    this.refreshButton.setAttribute("aria-label", this._t("refresh_label"));
     this.closeButton.textContent = this._t("close");
+    this.closeButton.setAttribute("aria-label", this._t("close_label"));
     this.empty.textContent = this._t("empty");
     this.empty.hidden = this.items.length > 0;
     const when = (epoch) => (epoch ? new Date(epoch * 1000).toLocaleString(this.i18n.language) : "");

@@ -22,7 +22,7 @@ from signaling.store import RecordingRepository
 from signaling.store.recording_models import Recording
 from tests.conftest import LiveServer, StartServer
 from tests.e2e.a11y import SERIOUS, axe_violations, describe
-from tests.e2e.conftest import NewPage
+from tests.e2e.conftest import NewPage, screenshot
 from tests.e2e.test_console import sign_in
 from tests.e2e.test_enterprise import GOOD_USCC, fill_form, open_call_page
 from tests.e2e.test_flows import console_for, kiosk_picks_water
@@ -61,6 +61,7 @@ async def test_a_consented_kiosk_call_is_recorded_from_the_console(
     box = await by_id(kiosk, "consent-agree").bounding_box()
     assert box is not None and box["height"] >= 60  # a large touch target
     await assert_accessible(kiosk, "the consent prompt")
+    await screenshot(kiosk, "recording-consent-kiosk")
     await by_id(kiosk, "consent-language").tap()  # the English switch, inside the prompt
     await expect(prompt).to_contain_text("This call will be recorded")
     await by_id(kiosk, "consent-agree").tap()
@@ -75,6 +76,8 @@ async def test_a_consented_kiosk_call_is_recorded_from_the_console(
     await expect(by_id(kiosk, "recording-indicator")).to_be_visible()
     await expect(by_id(kiosk, "recording-indicator")).to_contain_text("Recording")
     await assert_accessible(console, "the console while recording")
+    await screenshot(console, "recording-console-in-call")
+    await screenshot(kiosk, "recording-kiosk-in-call")
     await assert_accessible(kiosk, "the kiosk while recording")
     call_id = next(iter(server.hub.sessions))
     await asyncio.sleep(4)  # some seconds of recorded call
@@ -117,6 +120,7 @@ async def test_a_consented_kiosk_call_is_recorded_from_the_console(
         return bool(state[0] >= 1 and state[1] == 1280)
     await eventually(loaded, 15, "the recording to load in the player")
     await assert_accessible(supervisor, "the supervisor's recordings panel")
+    await screenshot(supervisor, "recording-supervisor-playback")
 
 
 async def test_refusal_goes_on_unrecorded_and_the_console_says_so(
