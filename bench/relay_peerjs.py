@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_VERSION = "1.0.2"
@@ -334,7 +336,7 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
                 done.set()
 
     readers = [asyncio.create_task(receive(ws)) for ws in (pair.a, pair.b)]
-    began = time.perf_counter()
+    began = window_began = time.perf_counter()
     for seq in range(total):
         due = began + seq / rate
         delay = due - time.perf_counter()
@@ -345,7 +347,10 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
         from_a = seq % 2 == 0
         frame = pair.encode(from_a, seq, seq % 10 == 0)
         sent_at[seq] = time.perf_counter()
-        await (pair.a if from_a else pair.b).send(frame)
+        try:
+            await (pair.a if from_a else pair.b).send(frame)
+        except ConnectionClosed:  # the server closed a client that fell behind
+            break
     failure = None
     try:
         await asyncio.wait_for(done.wait(), 30)
@@ -386,7 +391,8 @@ async def run_one(kind: str, rates: list[int], seconds: float) -> list[dict[str,
             results.append({"server": kind, **result})
             if "failed" in result:  # e.g. the server closed a client that fell behind
                 break
-        await pair.close()
+        with contextlib.suppress(ConnectionClosed):
+            await pair.close()
         return results
     finally:
         stop(server)

@@ -290,7 +290,9 @@ PLOTS: dict[str, Callable[[dict[str, Any], Path], bool]] = {
 
 
 def section(name: str, report: dict[str, Any]) -> str:
-    lines = [f"### `bench/{name}.py` ({report.get('_seconds', '?')} s)", ""]
+    when = (f"kept from an earlier run, {report['_from_earlier_run']}"
+            if "_from_earlier_run" in report else "this run")
+    lines = [f"### `bench/{name}.py` ({when}, {report.get('_seconds', '?')} s)", ""]
     plot = PLOTS.get(name)
     if plot is not None:
         IMAGES.mkdir(parents=True, exist_ok=True)
@@ -340,6 +342,8 @@ def main() -> None:
                         help="short runs of the known benches (a smoke test, not figures)")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds a bench may take before it is skipped [1800]")
+    parser.add_argument("--from-results", action="store_true",
+                        help="run nothing: write the block from bench/results/*.json")
     parser.add_argument("--no-doc", action="store_true",
                         help="print the block instead of writing docs/benchmarks.md")
     args = parser.parse_args()
@@ -347,8 +351,9 @@ def main() -> None:
     reports: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
     RESULTS.mkdir(exist_ok=True)
-    planned = plan(only, args.quick)
-    for name in sorted((only or set()) - {name for name, _ in planned}):
+    planned = [] if args.from_results else plan(only, args.quick)
+    for name in sorted(set() if args.from_results else (only or set())
+                       - {name for name, _ in planned}):
         skipped[name] = ("not in this tree" if not (BENCH / f"{name}.py").exists()
                          else "it offers no --json")
     for name, bench_args in planned:
@@ -360,6 +365,13 @@ def main() -> None:
         reports[name] = report
         (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2,
                                                          ensure_ascii=False) + "\n")
+    # Benches not run this time keep their last figures (marked with their date).
+    for saved in sorted(RESULTS.glob("*.json")):
+        if saved.stem not in reports and saved.stem not in skipped:
+            report = json.loads(saved.read_text())
+            report["_from_earlier_run"] = datetime.fromtimestamp(
+                saved.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            reports[saved.stem] = report
     command = "python bench/run_all.py" + "".join(
         f" {a}" for a in sys.argv[1:] if a != "--no-doc")
     block = render(reports, skipped, command)
