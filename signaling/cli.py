@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--form-values", metavar="FILE",
                       help="JSON file {matter: {field: value}}: fill the forms the agent "
                       "pushes, sign and submit them")
+    call.add_argument("--recording-consent", choices=("yes", "no", "fail"), default="yes",
+                      help="answer to the recording consent prompt when the server asks "
+                      "(fail: stop with consent_required) [yes]")
+    call.add_argument("--callback-phone", help="with --recording-consent no where a refusal "
+                      "means a callback: the number to be called back on")
 
     answer = sub.add_parser("answer", help="log in as an agent and answer calls headlessly")
     answer.add_argument("--server", default="http://127.0.0.1:8080",
@@ -182,7 +187,9 @@ def _call(args: argparse.Namespace) -> int:
             args.server, args.skill, kiosk_token=args.kiosk_token, company=company,
             hold=args.hold, media=args.media, timeout=args.timeout,
             on_event=_printer(args.json, "caller"),
-            form_values=_form_values(args.form_values)))
+            form_values=_form_values(args.form_values),
+            recording_consent={"yes": True, "no": False}.get(args.recording_consent),
+            callback_phone=args.callback_phone))
     except CallFailed as exc:
         print(json.dumps({"event": "error", "code": exc.code, "message": exc.message})
               if args.json else f"call failed: {exc.code}: {exc.message}", file=sys.stderr)

@@ -8,6 +8,8 @@ file and rows.
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from pathlib import Path
 
@@ -146,3 +148,27 @@ async def test_a_matter_that_demands_recording_asks_every_call_to_its_category(
     assert (decision.policy.value, decision.sources) == (
         "consent_or_callback", ("matter:water-transfer",))
     assert live.hub.recording_side.decision_for("gas", None).policy.value == "none"
+
+
+async def _cli_call(live: LiveServer, *args: str) -> tuple[int, list[dict[str, object]]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "signaling", "call", "--server", live.http, "--skill", "water",
+        "--kiosk-token", "demo-kiosk", "--hold", "1", "--timeout", "15", "--json", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    lines = [json.loads(line) for line in (out + err).decode().splitlines()
+             if line.startswith("{")]
+    return process.returncode or 0, lines
+
+
+async def test_the_cli_caller_answers_the_prompt_as_told(start_server: StartServer) -> None:
+    live = await start_server(recording_policy="consent_or_callback")
+    code, lines = await _cli_call(live, "--recording-consent", "fail")
+    assert code == 1 and lines[-1]["code"] == "consent_required"
+
+    code, lines = await _cli_call(live, "--recording-consent", "no",
+                                  "--callback-phone", "13800138000")
+    assert [line.get("reason") for line in lines
+            if line.get("event") == "callback_registered"] == ["recording_refused"]
+    assert [c.phone for c in await live.hub.callbacks.list_pending("default")] == [
+        "13800138000"]
