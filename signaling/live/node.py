@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: a node's heartbeat lives this long without refresh (ms), refreshed every second
-HEARTBEAT_MS = 3000
+#: a node's heartbeat lives this long without refresh (ms), refreshed every second: a
+#: loaded node whose loop stalls for a few seconds must not be taken for dead
+HEARTBEAT_MS = 6000
+HEARTBEAT_EVERY = 1.0
 #: relay stream length kept per node (approximate trim)
 RELAY_MAXLEN = 10_000
 #: longest wait for an appended entry to come back from the log (seconds)
@@ -208,7 +210,7 @@ class ClusterNode:
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_MS / 3000)
+            await asyncio.sleep(HEARTBEAT_EVERY)
             try:
                 await self._beat()
             except asyncio.CancelledError:
