@@ -10,9 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.cluster.nodes import Node, cluster
 from tests.cluster.test_live_cluster import SETTINGS, connect_call, end_call, kiosk_call
 from tests.protocol.wsclient import JsonClient, agent
+
+#: the nodes share a throwaway PostgreSQL database (tests/cluster/nodes.py)
+pytestmark = pytest.mark.postgres
 
 
 async def request_until_queued(node: Node, token: str, seconds: float) -> tuple[

@@ -15,9 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cluster.nodes import Node, cluster
 from tests.protocol.wsclient import JsonClient, agent
+
+#: the nodes share a throwaway PostgreSQL database (tests/cluster/nodes.py)
+pytestmark = pytest.mark.postgres
 
 CALLS = 18
 AGENTS = 6

@@ -17,6 +17,9 @@ import pytest
 from tests.cluster.nodes import CLI, Node, cluster
 from tests.protocol.wsclient import JsonClient, agent
 
+#: the nodes share a throwaway PostgreSQL database (tests/cluster/nodes.py)
+pytestmark = pytest.mark.postgres
+
 SDP_OFFER = {"type": "sdp", "description": {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN\r\n"}}
 SDP_ANSWER = {"type": "sdp", "description": {"type": "answer", "sdp": "v=0\r\no=- 2 1 IN\r\n"}}
 #: no wrap-up timer to wait out; agents end wrap-up themselves in these tests
