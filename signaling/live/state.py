@@ -19,7 +19,9 @@ that request (``LiveState.failures``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
+import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -189,6 +191,23 @@ class LiveState:
             "agent_conns": dict(hub.agent_conns),
             "detached_agents": dict(hub.detached_agents),
         }
+
+    def digest(self) -> str:
+        """SHA-256 of the replicated state (``snapshot`` as canonical JSON): nodes that
+        applied the same entries hold the same digest."""
+        text = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def report(self) -> dict[str, Any]:
+        """This node's replica for supervisors and tests: the engine's broken invariants
+        at the replica's time, the state digest and the last entry applied."""
+        hub = self.hub
+        cluster = hub.cluster
+        return {"node": hub.node_id,
+                "leader": True if cluster is None else bool(cluster.is_leader),
+                "last_id": None if cluster is None else str(cluster.log.last_id),
+                "violations": hub.engine.violations(hub.now()),
+                "digest": self.digest()}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         hub = self.hub

@@ -101,6 +101,13 @@ def build_router() -> APIRouter:
                 "calls_in_queue": len(hub.engine.waiting_calls()),
                 "sessions": len(hub.sessions)}
 
+    @router.get("/api/replica")
+    async def replica(hub: HubDep, _: Annotated[Account, Depends(supervisor)]
+                      ) -> dict[str, Any]:
+        """This node's live state (supervisors): broken routing invariants, the digest
+        of the replicated state and the last log entry applied (docs/operations.md)."""
+        return hub.state.report()
+
     @router.post("/api/login")
     async def login(body: LoginRequest, hub: HubDep, request: Request) -> dict[str, Any]:
         """Check a password, at most ``password_hash_concurrency`` at once (each check is a

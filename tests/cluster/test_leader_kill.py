@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.cluster.nodes import Node, cluster
-from tests.protocol.wsclient import JsonClient, agent
+from tests.protocol.wsclient import JsonClient, agent, login
 
 #: the nodes share a throwaway PostgreSQL database (tests/cluster/nodes.py)
 pytestmark = pytest.mark.postgres
@@ -173,3 +173,24 @@ async def final_state_agrees(nodes: list[Node]) -> None:
     for node in nodes:
         log = (node.workdir / f"{node.name}.log").read_text(errors="replace")
         assert "routing invariant violated" not in log, node.name
+    await replicas_agree(nodes)
+
+
+async def replicas_agree(nodes: list[Node]) -> list[dict[str, Any]]:
+    """Each node's replica (``GET /api/replica``, a supervisor's): no routing invariant
+    broken, and once all have applied the same last entry, the same state digest."""
+    token = await login(nodes[0].http, "demo-supervisor")
+    headers = {"Authorization": f"Bearer {token}"}
+    reports: list[dict[str, Any]] = []
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            reports = [(await client.get(f"{n.http}/api/replica", headers=headers)).json()
+                       for n in nodes]
+            if len({r["last_id"] for r in reports}) == 1 and \
+                    len({r["digest"] for r in reports}) == 1:
+                break
+            await asyncio.sleep(0.1)
+    assert all(r["violations"] == [] for r in reports), reports
+    assert len({r["last_id"] for r in reports}) == 1, reports
+    assert len({r["digest"] for r in reports}) == 1, reports
+    return reports
