@@ -14,9 +14,10 @@ promise. The signals, each measured, none guessed:
   calls would only lengthen the queue of writes the store cannot keep up with.
 - **identifications under way**: call requests waiting for the store to say who is calling
   (invite links; kiosks and companies are decided in memory, ``directory.py``).
-- **other store writes under way**: the hub's background writes (session drafts, invite
-  uses given back, preferences) waiting for the shared connection pool; past the limit the
-  pool is about to time them out.
+- **other store writes under way**: session drafts not yet saved (``draft_writer``, on a
+  connection of its own: past the limit the database is not keeping up) and the hub's
+  background writes (invite uses given back, preferences) waiting for the shared
+  connection pool, which past the limit is about to time them out.
 
 Pure like the routing engine: the readings are passed in.
 """
@@ -28,10 +29,14 @@ import random
 from collections import deque
 from enum import StrEnum
 
-#: how often the event-loop lag is sampled (seconds)
-LAG_SAMPLE_INTERVAL = 0.05
-#: samples in a row that must all be late for the loop to count as behind
-LAG_SAMPLES = 3
+#: how often the event-loop lag is sampled (seconds). 5 Hz: an idle server wakes 5 times a
+#: second for it, not 20 (issue 9's idle CPU). Shedding reacts as fast as it did at 20 Hz
+#: with 3 samples: a loop that stays behind by L is seen after LAG_SAMPLES * (interval + L),
+#: 2 * (0.2 + 0.5) = 1.4 s at the default 0.5 s limit (it was 3 * (0.05 + 0.5) = 1.65 s).
+LAG_SAMPLE_INTERVAL = 0.2
+#: samples in a row that must all be late for the loop to count as behind. A pause delays
+#: one sample only (the next one starts after it), so 2 still ignore any lone pause.
+LAG_SAMPLES = 2
 
 
 class Overload(StrEnum):

@@ -47,6 +47,7 @@ from ..store import (
     SubmissionRepository,
 )
 from ..store.directory_repository import DirectoryRepository
+from ..store.draft_writer import DraftWriter
 from ..store.files import MaterialStore
 from ..store.models import CallPhase
 from ..store.record_writer import Level, RecordWriter
@@ -160,6 +161,8 @@ class Hub:
         self._batch_queued: set[str] = set()
         #: call-record writes: batched, journaled, on a database engine of their own
         self.record_writer = RecordWriter(db.url, Path(settings.data_dir))
+        #: session-draft saves: coalesced per call, batched, on an engine of their own
+        self.draft_writer = DraftWriter(db.url)
 
     # ------------------------------------------------------------------ life cycle
 
@@ -178,6 +181,7 @@ class Hub:
             log.warning("%d call record(s) left unfinished by the previous run marked "
                         "interrupted", interrupted)
         catalog = await self.active_catalog()
+        self.draft_writer.start()
         self.matter_side.start(catalog)
         self.case_side.start(catalog)
         await self.recording_side.start()
@@ -227,6 +231,7 @@ class Hub:
         await self.case_side.stop()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.draft_writer.stop()
         await self.record_writer.stop()
 
     def now(self) -> float:
@@ -558,8 +563,9 @@ class Hub:
                 "wrap_up_ms": None if until is None else int(max(0.0, until - now) * 1000)})
 
     def store_backlog(self) -> int:
-        """Background store writes under way (admission reads it)."""
-        return len(self._background)
+        """Store writes under way besides call records (admission reads it): session drafts
+        not yet saved (``draft_writer``) and the other background writes."""
+        return self.draft_writer.backlog() + len(self._background)
 
     def background_task(self, coro: Awaitable[Any]) -> asyncio.Task[None]:
         async def run() -> None:

@@ -86,8 +86,8 @@ class MatterSide:
 
     def session_ended(self, session: LiveSession) -> None:
         """The call is over: its document is saved once more, as it ended."""
-        self._dirty.add(session.call_id)
-        self.hub.background_task(self._save(session.call_id, session.document))
+        self._dirty.discard(session.call_id)
+        self._save(session.call_id, session.document)
 
     # ------------------------------------------------------------ messages
 
@@ -279,8 +279,8 @@ class MatterSide:
         return snapshot
 
     async def _draft_loop(self) -> None:
-        """Save changed documents every few seconds: a server restart loses at most that
-        much typing (docs/operations.md)."""
+        """Hand changed documents to the draft writer every few seconds: a crash loses at
+        most that much typing, plus the writer's batch under way (docs/operations.md)."""
         while True:
             await asyncio.sleep(DRAFT_INTERVAL)
             try:
@@ -289,25 +289,24 @@ class MatterSide:
                 log.exception("saving drafts failed")
 
     async def save_drafts(self) -> None:
+        """Hand every changed document to the draft writer (``hub.draft_writer``: coalesced
+        per call, batched, on its own connection; it retries a failing database)."""
         dirty, self._dirty = self._dirty, set()
         for call_id in dirty:
             session = self.hub.sessions.get(call_id)
             if session is not None:
-                await self._save(call_id, session.document)
+                self._save(call_id, session.document)
 
     def save_soon(self, call_id: str) -> None:
         """Save on reconnect (a page reload) without waiting for the next round."""
         session = self.hub.sessions.get(call_id)
         if session is not None:
-            self.hub.background_task(self._save(call_id, session.document))
+            self._dirty.discard(call_id)
+            self._save(call_id, session.document)
 
-    async def _save(self, call_id: str, document: doc.SessionDocument) -> None:
-        try:
-            await self.hub.drafts.save(call_id, document.snapshot(), document.revision,
-                                       time.time())
-        except Exception:
-            self._dirty.add(call_id)  # next round tries again
-            raise
+    def _save(self, call_id: str, document: doc.SessionDocument) -> None:
+        self.hub.draft_writer.save(call_id, document.snapshot(), document.revision,
+                                   time.time())
 
     def _audit(self, session: LiveSession, action: str, detail: dict[str, Any],
                party: doc.Party = doc.Party.AGENT) -> None:

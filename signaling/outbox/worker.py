@@ -32,8 +32,10 @@ from .signing import EVENT_HEADER, SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
 
-#: seconds between looks at the table when nobody wakes the worker
-POLL_INTERVAL = 0.5
+#: longest sleep between looks at the table: the worker sleeps until the earliest due retry
+#: or until woken (a new row, a delivery done); this safety poll only catches rows added
+#: by another process (``cloud-agent admin``, another node)
+POLL_INTERVAL = 30.0
 #: seconds a department's system has to answer one delivery
 DELIVERY_TIMEOUT = 10.0
 #: first retry delay; doubled after each failed attempt
@@ -108,24 +110,36 @@ class OutboxWorker:
     async def _run(self) -> None:
         while True:
             self._wake.clear()
+            sleep = self.poll_interval
             try:
-                await self.dispatch_due()
+                next_due = await self.dispatch_due()
+                if next_due is not None:
+                    sleep = min(sleep, max(0.0, next_due - self.clock()))
             except Exception:
                 log.exception("outbox: could not read the due rows; trying again")
+                sleep = min(sleep, 1.0)
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), sleep)
             except TimeoutError:
                 pass
 
-    async def dispatch_due(self) -> None:
+    async def dispatch_due(self) -> float | None:
         """Start a delivery for each department whose oldest undelivered row is due and
-        that has no delivery in flight."""
-        for row in await department_heads(self.db, self.clock()):
+        that has no delivery in flight; return when the earliest head not yet due is due
+        (``None``: no such row; a delivery in flight wakes the worker when it is done)."""
+        now = self.clock()
+        next_due: float | None = None
+        for row in await department_heads(self.db, None):
             if row.department in self._in_flight:
+                continue
+            if row.next_attempt_at > now:
+                next_due = row.next_attempt_at if next_due is None \
+                    else min(next_due, row.next_attempt_at)
                 continue
             task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.event_id}")
             self._in_flight[row.department] = task
             task.add_done_callback(self._finished)
+        return next_due
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         for department, running in list(self._in_flight.items()):
@@ -171,16 +185,18 @@ class OutboxWorker:
         return f"HTTP {response.status_code}: {response.text[:ERROR_BODY]}"
 
 
-async def department_heads(db: Database, now: float) -> list[OutboxEntry]:
-    """Each department's oldest undelivered row, if it is due (``next_attempt_at <= now``)."""
+async def department_heads(db: Database, now: float | None) -> list[OutboxEntry]:
+    """Each department's oldest undelivered row, if it is due (``next_attempt_at <= now``;
+    ``now=None``: due or not)."""
     earlier = aliased(OutboxEntry)
     oldest = (select(func.min(earlier.id))
               .where(earlier.department == OutboxEntry.department,
                      earlier.delivered_at.is_(None))
               .scalar_subquery())
     query = (select(OutboxEntry)
-             .where(OutboxEntry.delivered_at.is_(None), OutboxEntry.next_attempt_at <= now,
-                    OutboxEntry.id == oldest)
+             .where(OutboxEntry.delivered_at.is_(None), OutboxEntry.id == oldest)
              .order_by(OutboxEntry.id))
+    if now is not None:
+        query = query.where(OutboxEntry.next_attempt_at <= now)
     async with db.session() as session:
         return list(await session.scalars(query))
