@@ -1,10 +1,12 @@
 """The session-draft writer on both real backends: many sessions' saves are coalesced per
 call (the latest document wins) and written in a few batched transactions on the writer's
-own connection; a stored newer revision is never undone by a late older one.
+own connection; a stored newer revision is never undone by a late older one; saves made
+while the database is away wait in the backlog (which load shedding reads) and land later.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from signaling.store import Database
 from signaling.store.draft_writer import DraftWriter
 from signaling.store.matter_repositories import DraftRepository
 from tests.store.databases import BACKENDS, new_database
+from tests.store.test_record_writer import Outage
 
 
 @pytest.fixture(params=BACKENDS)
@@ -67,3 +70,30 @@ async def test_a_stored_newer_revision_is_not_undone(db: Database) -> None:
         await writer.stop()  # writes what is pending first
     later = await drafts.get("c1")
     assert later is not None and later.revision == 8
+
+
+async def test_drafts_saved_while_the_database_is_away_land_later(db: Database) -> None:
+    writer = DraftWriter(db.url)
+    writer.start()
+    try:
+        writer.save("before", {"n": 0}, 1, now=1.0)
+        await writer.flush()  # the writer's connection is open and in use
+        await db.dispose()
+        outage = Outage(db)
+        await outage.begin()
+        try:
+            for revision in (1, 2, 3):
+                for n in range(30):
+                    writer.save(f"away-{n}", {"n": n, "rev": revision}, revision, now=2.0)
+            await asyncio.sleep(0.5)
+            assert writer.backlog() == 30  # load shedding sees them waiting
+        finally:
+            await outage.end()
+        await asyncio.wait_for(writer.flush(), 60)
+        assert writer.backlog() == 0
+        drafts = DraftRepository(db)
+        for n in (0, 29):
+            draft = await drafts.get(f"away-{n}")
+            assert draft is not None and draft.document == {"n": n, "rev": 3}
+    finally:
+        await writer.stop()
