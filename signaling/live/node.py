@@ -93,8 +93,13 @@ class ClusterNode:
             self.hub.rewrite_live_records()
 
     def _on_resync(self) -> None:
-        """The state was reloaded from a snapshot (start, or after a Redis outage)."""
+        """The state was reloaded from a snapshot (start, or after a Redis outage): the
+        sockets of this node are linked again and told their current state."""
         self.hub.relink_connections()
+        told = self.hub.state.resend_state()
+        if told:
+            log.info("cluster node %s: resynced; %d sockets told their state",
+                     self.node_id, told)
 
     async def start(self) -> None:
         await self._beat()

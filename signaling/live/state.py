@@ -209,6 +209,50 @@ class LiveState:
                 "violations": hub.engine.violations(hub.now()),
                 "digest": self.digest()}
 
+    def resend_state(self) -> int:
+        """After a resync (the state was reloaded from a snapshot and the log replayed
+        without delivering): tell every socket of this node its current state, as a
+        reconnect would, since what it missed meanwhile was never sent. Callers get
+        ``resumed`` (and ``connected`` + ``session_document`` in a session); agents
+        ``agent_state`` (and ``connected`` + ``session_document`` in a session) and
+        ``queue_snapshot``. An agent socket whose login the reloaded state no longer
+        holds is closed with 1012 (reconnect and log in again). Returns the sockets told."""
+        hub = self.hub
+        if hub.quiet:
+            return 0
+        now = hub.now()
+        told = 0
+        for info in list(hub.callers.values()):
+            conn, call = info.connection, hub.engine.calls.get(info.call_id)
+            if conn is None or call is None:
+                continue
+            position = hub.engine.position_of(info.call_id)
+            conn.send(p.outbound(
+                "resumed", call_id=info.call_id, state=call.status.value,
+                position=position[0] if position else None,
+                estimated_wait=position[1] if position else None))
+            session = hub.sessions.get(info.call_id)
+            if session is not None:
+                conn.send(hub.connected_for_caller(session))
+                conn.send(hub.matter_side.snapshot_message(session))
+            told += 1
+        for agent_id, conn in list(hub.agents.items()):
+            if hub.agent_conns.get(agent_id) != connection_key(hub.node_id, conn) or \
+                    agent_id not in hub.engine.agents:
+                del hub.agents[agent_id]
+                conn.agent_id = None
+                conn.close(1012, "reconnect and log in again")
+                continue
+            conn.send(p.outbound("agent_state", **hub.agent_state_fields(agent_id, now)))
+            session = next((s for s in hub.sessions.values() if s.agent_id == agent_id),
+                           None)
+            if session is not None and session.call_id in hub.callers:
+                conn.send(hub.connected_for_agent(session, hub.callers[session.call_id]))
+                conn.send(hub.matter_side.snapshot_message(session))
+            hub.send_snapshot(conn)
+            told += 1
+        return told
+
     def restore(self, state: Mapping[str, Any]) -> None:
         hub = self.hub
         hub.engine.restore(state["engine"])
