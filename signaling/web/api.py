@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..live.hub import Hub
-from ..live.ratelimit import LoginThrottle
+from ..live.shared_limits import SharedLoginThrottle
 from ..store import InviteUnusable
 from ..store.models import Account, Invite
 from ..store.passwords import HashingBusy, HashingGate
@@ -113,9 +113,9 @@ def build_router() -> APIRouter:
         """Check a password, at most ``password_hash_concurrency`` at once (each check is a
         64 MiB argon2 hash); refuse at once when too many wait, or after repeated failures."""
         address = request.client.host if request.client else "?"
-        throttle: LoginThrottle = request.app.state.login_throttle
+        throttle: SharedLoginThrottle = request.app.state.login_throttle
         hashing: HashingGate = request.app.state.password_hashing
-        wait = throttle.blocked_for(body.username, address, time.time())
+        wait = await throttle.blocked_for(body.username, address, time.time())
         if wait > 0:
             seconds = int(wait) + 1
             raise ApiError(429, "too_many_attempts",
@@ -129,10 +129,10 @@ def build_router() -> APIRouter:
                            f"{busy.retry_after} s",
                            headers={"Retry-After": str(busy.retry_after)}) from None
         if account is None:
-            throttle.failed(body.username, address, time.time())
+            await throttle.failed(body.username, address, time.time())
             await hub.audit_log.append(body.username, "login_failed", {"address": address})
             raise ApiError(401, "invalid_credentials", "wrong username or password")
-        throttle.succeeded(body.username, address)
+        await throttle.succeeded(body.username, address)
         await hub.audit_log.append(account.id, "login", {"username": account.username,
                                                          "address": address})
         token = sign(hub.secret, "agent", account.id, time.time(),

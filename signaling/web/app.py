@@ -24,7 +24,7 @@ from kiosk_client.routes import mount as mount_kiosk
 from ..demo import ensure_admin, seed_demo
 from ..live.connection import Role
 from ..live.hub import Hub
-from ..live.ratelimit import LoginThrottle
+from ..live.shared_limits import SharedLoginThrottle
 from ..outbox.routes import build_webhook_router
 from ..settings import Settings
 from ..store import AuditRepository, Database
@@ -187,6 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.login_throttle.close()
             await hub.stop()
             await db.dispose()
 
@@ -198,7 +199,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(NoSniff)
     app.state.settings = settings
     app.state.admin_password = None
-    app.state.login_throttle = LoginThrottle.from_settings(settings)
+    app.state.login_throttle = SharedLoginThrottle(settings)  # Redis in a cluster
     app.state.password_hashing = HashingGate(settings.password_hash_concurrency,
                                              settings.login_queue_limit)
 
