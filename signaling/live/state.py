@@ -215,13 +215,22 @@ class LiveState:
         reconnect would, since what it missed meanwhile was never sent. Callers get
         ``resumed`` (and ``connected`` + ``session_document`` in a session); agents
         ``agent_state`` (and ``connected`` + ``session_document`` in a session) and
-        ``queue_snapshot``. An agent socket whose login the reloaded state no longer
-        holds is closed with 1012 (reconnect and log in again). Returns the sockets told."""
+        ``queue_snapshot``. A socket the reloaded state no longer places here (a caller
+        whose call moved or ended, an agent whose login is gone) is closed with 1012:
+        reconnect and resume or log in again. Returns the sockets told."""
         hub = self.hub
         if hub.quiet:
             return 0
         now = hub.now()
         told = 0
+        linked = {id(info.connection) for info in hub.callers.values()
+                  if info.connection is not None}
+        for local in list(hub._local_connections.values()):
+            # A caller socket the reloaded state no longer places here (declared gone,
+            # resumed elsewhere, or its call ended unseen): reconnect and resume.
+            if local.call_id is not None and id(local) not in linked:
+                local.call_id = None
+                local.close(1012, "reconnect and resume")
         for info in list(hub.callers.values()):
             conn, call = info.connection, hub.engine.calls.get(info.call_id)
             if conn is None or call is None:
