@@ -93,3 +93,33 @@ class SharedLoginThrottle:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+
+class SharedSocketRate:
+    """New sockets per address per minute counted across the cluster (``INCR`` +
+    ``PEXPIRE … NX``: a one-minute window from the address's first socket), on top of the
+    node's own ``SocketLimits`` (which still counts open caller sockets per node). Only
+    built in a cluster; Redis unreachable: the node's own limit alone applies."""
+
+    def __init__(self, settings: Settings) -> None:
+        import redis.asyncio as aioredis
+        assert settings.redis_url
+        self.per_minute = settings.new_sockets_per_minute
+        self.prefix = f"ca{settings.redis_namespace}:sockets"
+        self._redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1,
+                                        socket_timeout=1)
+
+    async def admit(self, address: str) -> bool:
+        key = f"{self.prefix}:{address}"
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.pexpire(key, 60_000, nx=True)
+                count, _ = await pipe.execute()
+        except (RedisError, OSError):
+            log.warning("socket admission: Redis unreachable; this node's limit alone")
+            return True
+        return int(count) <= self.per_minute
+
+    async def close(self) -> None:
+        await self._redis.aclose()

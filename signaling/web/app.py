@@ -24,7 +24,7 @@ from kiosk_client.routes import mount as mount_kiosk
 from ..demo import ensure_admin, seed_demo
 from ..live.connection import Role
 from ..live.hub import Hub
-from ..live.shared_limits import SharedLoginThrottle
+from ..live.shared_limits import SharedLoginThrottle, SharedSocketRate
 from ..outbox.routes import build_webhook_router
 from ..settings import Settings
 from ..store import AuditRepository, Database
@@ -188,6 +188,8 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await app.state.login_throttle.close()
+            if app.state.socket_rate is not None:
+                await app.state.socket_rate.close()
             await hub.stop()
             await db.dispose()
 
@@ -200,6 +202,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.admin_password = None
     app.state.login_throttle = SharedLoginThrottle(settings)  # Redis in a cluster
+    app.state.socket_rate = SharedSocketRate(settings) if settings.redis_url else None
     app.state.password_hashing = HashingGate(settings.password_hash_concurrency,
                                              settings.login_queue_limit)
 

@@ -77,7 +77,12 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
     is_caller = role is Role.CALLER
     await ws.accept()
     hub.case_side.learn_base_url(str(ws.base_url))
-    if not hub.socket_limits.admit(address, is_caller, loop.time()):
+    admitted = hub.socket_limits.admit(address, is_caller, loop.time())
+    shared = ws.app.state.socket_rate  # cluster-wide count per address (Redis), or None
+    if admitted and shared is not None and not await shared.admit(address):
+        hub.socket_limits.closed(address, is_caller)
+        admitted = False
+    if not admitted:
         log.warning("refused a %s socket from %s: too many connections", role.value, address)
         await ws.send_text(json.dumps(p.error(
             "too_many_connections", "too many connections from your network; try again "
