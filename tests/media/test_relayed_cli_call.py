@@ -3,8 +3,8 @@
 The real CLI as a newcomer runs it (``serve``, ``answer``, ``call --json``) with TURN
 configured and the demo kiosk listed in ``relay_kiosks``: both parties get
 ``ice_transport_policy: relay`` and per-session credentials, the media crosses coturn
-(its log shows both allocations and the bytes relayed), and the caller's JSON reports the
-glass-to-glass latency of the agent's stamped test pattern.
+(its log shows both allocations, released at hang-up, and the bytes relayed), and the
+caller's JSON reports the glass-to-glass latency of the agent's stamped test pattern.
 """
 
 from __future__ import annotations
@@ -37,6 +37,32 @@ def relayed_bytes(log: str, user: str) -> int:
     """Bytes coturn relayed from the peer to ``user`` (its 'peer usage' line at close)."""
     pattern = rf"peer usage: realm=<[^>]*>, username=<\d+:{re.escape(user)}>, rp=\d+, rb=(\d+)"
     return sum(int(found) for found in re.findall(pattern, log))
+
+
+def open_allocations(log: str, user: str) -> set[str]:
+    """coturn sessions of ``user`` with no 'peer usage' line yet (not closed)."""
+    def sessions(what: str) -> set[str]:
+        return set(re.findall(rf"session (\d+): {what}[:,] realm=<[^>]*>, "
+                              rf"username=<\d+:{re.escape(user)}>", log))
+    return sessions("new") - sessions("peer usage")
+
+
+async def closed_allocations_log(turn: LoopbackTurnServer, users: tuple[str, ...],
+                                 deadline: float = 30.0) -> str:
+    """coturn's log once every allocation of ``users`` is closed.
+
+    A client that hangs up sends REFRESH lifetime=0; coturn deletes the allocation (and
+    writes its usage lines) on its next timer tick, about a second later. An allocation
+    left open would last its 600 s lifetime: the wait gives up long before, and the
+    caller's assertion names it.
+    """
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline
+    while True:
+        log = turn.log_text()
+        if not any(open_allocations(log, user) for user in users) or loop.time() > give_up:
+            return log
+        await asyncio.sleep(0.2)
 
 
 @pytest.mark.slow
@@ -75,9 +101,13 @@ async def test_kiosk_call_is_relayed_through_coturn_and_reports_glass_to_glass(
     assert 0 < latency["p50"] <= latency["p95"] <= latency["max"] < 5000
 
     call_id = caller["queued"]["call_id"]
-    log = turn.log_text()
-    for user in (f"{call_id}-c", "demo-agent-1"):
+    users = (f"{call_id}-c", "demo-agent-1")
+    # Both clients closed their peer connections: every allocation is released (no leak
+    # until lifetime expiry), and only then are its relayed bytes in the log.
+    log = await closed_allocations_log(turn, users)
+    for user in users:
         assert f":{user}>: incoming packet ALLOCATE processed, success" in log, user
+        assert not open_allocations(log, user), (user, "allocation not released")
     # Video went through the relay, both ways (a 3 s call carries well over 10 kB).
     assert relayed_bytes(log, f"{call_id}-c") > 10_000
     assert relayed_bytes(log, "demo-agent-1") > 10_000
