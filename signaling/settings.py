@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     rate_limit_bytes_per_second: int = Field(
         256 * 1024, gt=0, description="Bytes per second per connection (token bucket refill); "
         "a connection over it is read no faster than this, so TCP slows the sender.")
-    rate_limit_bytes_burst: int = Field(1024 * 1024, gt=0, description="Byte bucket size per "
-                                        "connection.")
+    rate_limit_bytes_burst: int = Field(256 * 1024, gt=0, description="Byte bucket size per "
+                                        "connection (four of the largest messages).")
 
     # Abuse limits: one client must not harm the others (docs/protocol.md 'Limits').
     max_calls_per_address: int = Field(10, ge=1, description="Live calls (waiting, ringing or "

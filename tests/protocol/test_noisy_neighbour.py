@@ -77,18 +77,31 @@ def server(tmp_path: object) -> Iterator[str]:
         process.wait(10)
 
 
+#: rounds of (at rest, during the flood); the best round counts
+ROUNDS = 3
+
+
 def test_a_flooding_socket_does_not_slow_another_callers_pings(server: str) -> None:
+    """The best of three rounds must stay under 5x: another process taking the shared CPU
+    can spoil one round (seen: 8x with a colleague's media test running), while a server
+    that reads the flood unthrottled is 30-55x in every round."""
+    rounds: list[tuple[float, float]] = []
     with connect(server, additional_headers={"X-Forwarded-For": "198.51.100.20"}) as victim:
         victim.recv(timeout=5)  # hello
-        at_rest = ping_p99_ms(victim)
-        flooder = subprocess.Popen([sys.executable, "-c", FLOODER, server])
-        try:
-            time.sleep(1.0)  # the flood is under way
-            during = ping_p99_ms(victim)
-        finally:
-            flooder.kill()
-            flooder.wait(10)
-    ratio = during / max(at_rest, 2.0)  # a floor: sub-ms jitter is not a regression
-    print(f"ping p99 at rest {at_rest:.2f} ms, during the flood {during:.2f} ms "
-          f"({ratio:.1f}x)")
-    assert ratio < 5, (at_rest, during)
+        for _ in range(ROUNDS):
+            at_rest = ping_p99_ms(victim)
+            flooder = subprocess.Popen([sys.executable, "-c", FLOODER, server])
+            try:
+                time.sleep(1.0)  # the flood is under way
+                during = ping_p99_ms(victim)
+            finally:
+                flooder.kill()
+                flooder.wait(10)
+            ratio = during / max(at_rest, 2.0)  # a floor: sub-ms jitter is no regression
+            print(f"ping p99 at rest {at_rest:.2f} ms, during the flood {during:.2f} ms "
+                  f"({ratio:.1f}x)")
+            rounds.append((at_rest, during))
+            if ratio < 5:
+                break
+    best = min(during / max(at_rest, 2.0) for at_rest, during in rounds)
+    assert best < 5, rounds
