@@ -10,9 +10,11 @@ login is never refused because Redis is away) and says so in the log.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
@@ -95,31 +97,230 @@ class SharedLoginThrottle:
             await self._redis.aclose()
 
 
-class SharedSocketRate:
-    """New sockets per address per minute counted across the cluster (``INCR`` +
-    ``PEXPIRE … NX``: a one-minute window from the address's first socket), on top of the
-    node's own ``SocketLimits`` (which still counts open caller sockets per node). Only
-    built in a cluster; Redis unreachable: the node's own limit alone applies."""
+#: counts a new socket against its address's minute (``INCR`` + ``PEXPIRE … NX``) and, for
+#: a caller socket, sums the address's open sockets over the live nodes' hashes before
+#: counting it in this node's; a node whose hash has expired is dropped from the set
+ADMIT_SOCKET = """
+-- KEYS: minute key, node set, this node's hash
+-- ARGV: per minute, caller (1/0), address, max open, hash prefix, node id, hash ttl ms
+local count = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], 60000, 'NX')
+if count > tonumber(ARGV[1]) then
+  return 0
+end
+if ARGV[2] ~= '1' then
+  return 1
+end
+local total = 0
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[5] .. node
+  local open = redis.call('HGET', key, ARGV[3])
+  if open then
+    total = total + tonumber(open)
+  elseif redis.call('EXISTS', key) == 0 then
+    redis.call('SREM', KEYS[2], node)
+  end
+end
+if total >= tonumber(ARGV[4]) then
+  return -1
+end
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('PEXPIRE', KEYS[3], ARGV[7])
+redis.call('SADD', KEYS[2], ARGV[6])
+return 1
+"""
 
-    def __init__(self, settings: Settings) -> None:
+#: an admitted caller socket closed; a hash that expired meanwhile is left alone (the
+#: node writes it again whole, ``SharedSockets._rewrite``)
+CLOSE_SOCKET = """
+-- KEYS: this node's hash   ARGV: address
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+
+@dataclass
+class _Open:
+    address: str
+    caller: bool
+    answer: asyncio.Future[bool]
+
+
+@dataclass(frozen=True)
+class _Closed:
+    address: str
+
+
+class SharedSockets:
+    """Sockets per address counted across the cluster, on top of each node's own
+    ``SocketLimits`` (which alone applies while Redis is unreachable). Only built in a
+    cluster. Keys (``ns`` = ``"ca"`` + ``redis_namespace``):
+
+    - ``{ns}:sockets:{address}``     STRING  new sockets (both roles) in the minute from
+                                             the first one (``INCR`` + ``PEXPIRE … NX``)
+    - ``{ns}:open:{node}``           HASH    address -> open caller sockets on that node;
+                                             expires like the node's heartbeat
+                                             (``HEARTBEAT_MS``) and is refreshed with it
+    - ``{ns}:open-nodes``            SET     nodes that may have such a hash
+
+    A caller socket is admitted when the live nodes' counts for its address sum below
+    ``max_caller_sockets_per_address`` (``ADMIT_SOCKET``: one round trip per socket
+    opened, none per message). A node killed stops counting within ``HEARTBEAT_MS``.
+    One writer task sends every change in order, in pipelines; after any Redis failure
+    (or when the node's hash expired, e.g. a stalled loop or a Redis restart) it writes
+    the hash again whole from the node's own count before anything else, so the mirror
+    never drifts.
+    """
+
+    def __init__(self, settings: Settings, node_id: str) -> None:
         import redis.asyncio as aioredis
+
+        from .node import HEARTBEAT_EVERY, HEARTBEAT_MS
         assert settings.redis_url
         self.per_minute = settings.new_sockets_per_minute
-        self.prefix = f"ca{settings.redis_namespace}:sockets"
+        self.max_open = settings.max_caller_sockets_per_address
+        self.node_id = node_id
+        ns = f"ca{settings.redis_namespace}"
+        self.prefix = f"{ns}:sockets"
+        self.hash_prefix = f"{ns}:open:"
+        self.hash_key = self.hash_prefix + node_id
+        self.nodes_key = f"{ns}:open-nodes"
+        self.ttl_ms = HEARTBEAT_MS
+        self.refresh_every = HEARTBEAT_EVERY
         self._redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1,
                                         socket_timeout=1)
+        self._admit = self._redis.register_script(ADMIT_SOCKET)
+        self._close = self._redis.register_script(CLOSE_SOCKET)
+        #: this node's open caller sockets per address: what its hash must say
+        self.open: dict[str, int] = {}
+        self._queue: asyncio.Queue[_Open | _Closed] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._stale = False  # the hash must be written whole before the next change
+        self._away = False  # Redis unreachable (logged once per outage)
 
-    async def admit(self, address: str) -> bool:
-        key = f"{self.prefix}:{address}"
+    async def admit(self, address: str, caller: bool) -> bool:
+        """Whether ``address`` may open another socket (its minute, and for a caller its
+        open sockets over the cluster); if so, it is counted."""
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_loop())
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Open(address, caller, answer))
+        return await answer
+
+    def closed(self, address: str, caller: bool) -> None:
+        """An admitted socket closed (no wait: the writer counts it down)."""
+        if caller:
+            self._queue.put_nowait(_Closed(address))
+
+    async def _write_loop(self) -> None:
+        next_refresh = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            batch: list[_Open | _Closed] = []
+            try:
+                async with asyncio.timeout(self.refresh_every):
+                    batch.append(await self._queue.get())
+            except TimeoutError:
+                pass
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                if loop.time() >= next_refresh:
+                    next_refresh = loop.time() + self.refresh_every
+                    await self._refresh()
+                await self._apply(batch)
+            except Exception:  # never leave a socket waiting for its answer
+                log.exception("socket admission: writer failed")
+                self._apply_locally(batch, None)
+
+    async def _refresh(self) -> None:
+        """Keep this node's hash alive (its heartbeat); write it whole if it is gone."""
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.pexpire(key, 60_000, nx=True)
-                count, _ = await pipe.execute()
+            if not await self._redis.pexpire(self.hash_key, self.ttl_ms) and self.open:
+                self._stale = True
+            if self._stale:
+                await self._rewrite()
         except (RedisError, OSError):
-            log.warning("socket admission: Redis unreachable; this node's limit alone")
-            return True
-        return int(count) <= self.per_minute
+            self._unreachable()
+
+    async def _rewrite(self) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.hash_key)
+            if self.open:
+                pipe.hset(self.hash_key, mapping={a: str(n) for a, n in self.open.items()})
+                pipe.pexpire(self.hash_key, self.ttl_ms)
+                pipe.sadd(self.nodes_key, self.node_id)
+            await pipe.execute()
+        self._stale = False
+        if self._away:
+            self._away = False
+            log.info("socket admission: Redis is back; counting across the cluster again")
+
+    def _unreachable(self) -> None:
+        self._stale = True
+        if not self._away:
+            self._away = True
+            log.warning("socket admission: Redis unreachable; this node's limits alone")
+
+    async def _apply(self, batch: list[_Open | _Closed]) -> None:
+        if not batch:
+            return
+        results: list[Any] | None = None
+        try:
+            if self._stale:
+                await self._rewrite()
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for op in batch:
+                    if isinstance(op, _Open):
+                        await self._admit(
+                            keys=[f"{self.prefix}:{op.address}", self.nodes_key,
+                                  self.hash_key],
+                            args=[self.per_minute, int(op.caller), op.address,
+                                  self.max_open, self.hash_prefix, self.node_id,
+                                  self.ttl_ms], client=pipe)
+                    else:
+                        await self._close(keys=[self.hash_key], args=[op.address],
+                                          client=pipe)
+                results = await pipe.execute()
+        except (RedisError, OSError):
+            self._unreachable()
+        self._apply_locally(batch, results)
+
+    def _apply_locally(self, batch: list[_Open | _Closed], results: list[Any] | None) -> None:
+        """Count the batch in ``open`` and answer the waiting sockets; ``results`` None:
+        Redis did not answer, every socket is admitted (the node's own limits held)."""
+        for index, op in enumerate(batch):
+            if isinstance(op, _Closed):
+                left = self.open.get(op.address, 0) - 1
+                if left > 0:
+                    self.open[op.address] = left
+                else:
+                    self.open.pop(op.address, None)
+                if results is not None and results[index] == 0:
+                    self._stale = True  # the hash had expired: write it whole
+                continue
+            admitted = results is None or int(results[index]) == 1
+            if admitted and op.caller:
+                self.open[op.address] = self.open.get(op.address, 0) + 1
+            if not op.answer.done():
+                op.answer.set_result(admitted)
 
     async def close(self) -> None:
+        """Stop counting: the node's hash goes (its sockets are closing with it)."""
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        while not self._queue.empty():
+            op = self._queue.get_nowait()
+            if isinstance(op, _Open) and not op.answer.done():
+                op.answer.set_result(False)
+        try:
+            await self._redis.delete(self.hash_key)
+        except (RedisError, OSError):
+            pass
         await self._redis.aclose()

@@ -24,7 +24,7 @@ from kiosk_client.routes import mount as mount_kiosk
 from ..demo import ensure_admin, seed_demo
 from ..live.connection import Role
 from ..live.hub import Hub
-from ..live.shared_limits import SharedLoginThrottle, SharedSocketRate
+from ..live.shared_limits import SharedLoginThrottle, SharedSockets
 from ..outbox.routes import build_webhook_router
 from ..settings import Settings
 from ..store import AuditRepository, Database
@@ -177,6 +177,8 @@ def create_app(settings: Settings) -> FastAPI:
                 print(f"Created administrator 'admin' with password: {admin_password}\n"
                       "It is shown only this once.", flush=True)
         hub = Hub(settings, db, load_secret(settings))
+        if settings.redis_url:  # sockets per address counted across the cluster
+            app.state.socket_rate = SharedSockets(settings, hub.node_id)
         await hub.start()
         app.state.hub = hub
         # What exists now (modules, schemas, catalog, engine) lives as long as the process:
@@ -202,7 +204,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.admin_password = None
     app.state.login_throttle = SharedLoginThrottle(settings)  # Redis in a cluster
-    app.state.socket_rate = SharedSocketRate(settings) if settings.redis_url else None
+    app.state.socket_rate = None  # SharedSockets in a cluster (set with the hub)
     app.state.password_hashing = HashingGate(settings.password_hash_concurrency,
                                              settings.login_queue_limit)
 

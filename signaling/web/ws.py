@@ -78,8 +78,8 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
     await ws.accept()
     hub.case_side.learn_base_url(str(ws.base_url))
     admitted = hub.socket_limits.admit(address, is_caller, loop.time())
-    shared = ws.app.state.socket_rate  # cluster-wide count per address (Redis), or None
-    if admitted and shared is not None and not await shared.admit(address):
+    shared = ws.app.state.socket_rate  # cluster-wide counts per address (Redis), or None
+    if admitted and shared is not None and not await shared.admit(address, is_caller):
         hub.socket_limits.closed(address, is_caller)
         admitted = False
     if not admitted:
@@ -93,6 +93,8 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
         await _serve_admitted(ws, hub, role, address)
     finally:
         hub.socket_limits.closed(address, is_caller)
+        if shared is not None:
+            shared.closed(address, is_caller)
 
 
 async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> None:
