@@ -1,4 +1,4 @@
-"""Login throttling counted across a cluster.
+"""Login throttling, socket admission and case look-ups counted across a cluster.
 
 On one node (no ``redis_url``) the in-memory ``LoginThrottle`` counts failed logins, as
 before. In a cluster an address that guesses passwords on several nodes must be counted
@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from .limits import LookupLimit
 from .ratelimit import LoginThrottle
 
 if TYPE_CHECKING:
@@ -324,3 +326,57 @@ class SharedSockets:
         except (RedisError, OSError):
             pass
         await self._redis.aclose()
+
+
+#: at most ARGV[1] look-ups in any window (a sorted set of their times, Redis's clock);
+#: returns 0 when this one is counted, else the milliseconds until the oldest leaves
+LOOKUP = """
+-- KEYS: the address's look-ups   ARGV: per window, window ms, a unique member
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+"""
+
+
+class SharedLookupLimit:
+    """``LookupLimit`` (case look-ups per address in any 60 s) answered from Redis in a
+    cluster: a sorted set ``{ns}:lookups:{address}`` of the look-ups' times, so an address
+    spreading its guesses over N nodes gets one allowance, not N. One node (no
+    ``redis_url``), or Redis unreachable: the node's own ``LookupLimit``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.memory = LookupLimit(settings.case_lookups_per_minute)
+        self.per_minute = settings.case_lookups_per_minute
+        self.prefix = f"ca{settings.redis_namespace}:lookups"
+        self._redis: aioredis.Redis | None = None
+        if settings.redis_url:
+            import redis.asyncio as aioredis
+            self._redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1,
+                                            socket_timeout=1)
+            self._script = self._redis.register_script(LOOKUP)
+
+    async def allow(self, address: str, now: float) -> float:
+        """0 when this look-up may go ahead (and is counted), else seconds to wait;
+        ``now`` is the node's monotonic clock (the memory fallback's)."""
+        if self._redis is None:
+            return self.memory.allow(address, now)
+        try:
+            wait_ms = await self._script(
+                keys=[f"{self.prefix}:{address}"],
+                args=[self.per_minute, int(LookupLimit.WINDOW * 1000), secrets.token_hex(8)])
+        except (RedisError, OSError):
+            log.warning("look-up limit: Redis unreachable; counting in memory")
+            return self.memory.allow(address, now)
+        return int(wait_ms) / 1000
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()

@@ -190,6 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await app.state.login_throttle.close()
+            await app.state.case_lookup_limit.close()
             if app.state.socket_rate is not None:
                 await app.state.socket_rate.close()
             await hub.stop()

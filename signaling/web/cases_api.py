@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from ..live.hub import Hub
-from ..live.limits import LookupLimit
+from ..live.shared_limits import SharedLookupLimit
 from ..matters.cases import MAX_REASON, Case, CaseError, Task
 from ..matters.tickets import TicketError, parse_ticket_number
 from ..store.models import Account, Role
@@ -155,9 +155,9 @@ def build_cases_router() -> APIRouter:
     async def look_up(number: str, request: Request, hub: HubDep,
                       phone: str = "") -> dict[str, Any]:
         """A case's states and times for its number and the phone on it (no login)."""
-        limit: LookupLimit = request.app.state.case_lookup_limit
+        limit: SharedLookupLimit = request.app.state.case_lookup_limit
         address = request.client.host if request.client else "?"
-        wait = limit.allow(address, time.monotonic())
+        wait = await limit.allow(address, time.monotonic())
         if wait:
             seconds = max(1, round(wait))
             raise ApiError(429, "too_many_lookups", f"too many look-ups; try again in "

@@ -26,7 +26,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from ..live.limits import LookupLimit
+from ..live.shared_limits import SharedLookupLimit
 from ..matters.cases import Case, CaseState, Task, TaskState
 from ..matters.catalog import Catalog
 from ..matters.render import qr_svg
@@ -256,10 +256,11 @@ def mount(app: FastAPI) -> None:
         app.state.receipt_font = None
     # One allowance per address for every way to look a case up (these pages, the PDF and
     # GET /api/cases/{number}).
-    limit = app.state.case_lookup_limit = LookupLimit(settings.case_lookups_per_minute)
+    # Counted in Redis in a cluster, so every node sees the same allowance.
+    limit = app.state.case_lookup_limit = SharedLookupLimit(settings)
 
-    def limited(request: Request) -> Response | None:
-        wait = limit.allow(_address(request), time.monotonic())
+    async def limited(request: Request) -> Response | None:
+        wait = await limit.allow(_address(request), time.monotonic())
         if not wait:
             return None
         response = _page(request, "case_lookup.html", status=429, limited=True,
@@ -285,7 +286,7 @@ def mount(app: FastAPI) -> None:
 
     @app.post("/case", response_class=HTMLResponse, include_in_schema=False)
     async def lookup(request: Request) -> Response:
-        refused = limited(request)
+        refused = await limited(request)
         if refused is not None:
             return refused
         body = await request.body()
@@ -314,7 +315,7 @@ def mount(app: FastAPI) -> None:
     @app.get("/case/{number}/receipt", response_class=HTMLResponse, include_in_schema=False)
     async def receipt_page(request: Request, number: str, phone: str = "",
                            code: str = "") -> Response:
-        refused = limited(request)
+        refused = await limited(request)
         if refused is not None:
             return refused
         case = await case_for_asker(request, number, phone, code)
@@ -337,7 +338,7 @@ def mount(app: FastAPI) -> None:
     @app.get("/api/cases/{number}/receipt.pdf", include_in_schema=False)
     async def receipt_pdf_route(request: Request, number: str, phone: str = "",
                                 code: str = "") -> Response:
-        refused = limited(request)
+        refused = await limited(request)
         if refused is not None:
             return refused
         case = await case_for_asker(request, number, phone, code)
