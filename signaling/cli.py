@@ -12,6 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import ValidationError
+
 from .settings import Settings
 
 
@@ -135,7 +137,13 @@ def _serve(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:  # a clear line per bad setting, not a traceback
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            print(f"cloud-agent serve: setting {where}: {error['msg']}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     base = f"http://{settings.host}:{settings.port}"
     print(f"cloud-agent serving on {base}", flush=True)

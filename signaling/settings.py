@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .routing.routers import RouterMap
+
 
 class Settings(BaseSettings):
     """Server configuration; every field is documented by ``cloud-agent serve --help``."""
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
                                  "tests on one Redis).")
     node_id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,40}$", description="Name of "
                                 "this node in the cluster; random when unset.")
+    routing_partitions: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Districts with a router (engine, log and leader) "
+        "of their own, comma-separated: 'haiyan' alone, or 'east=haining+tongxiang' for "
+        "several on one router; every other district is routed by 'default'. Every node "
+        "of a cluster must give the same list.")
     clock_offset: float = Field(0.0, description="Seconds added to this node's clock (tests "
                                 "of a skewed node; the cluster's timers follow Redis's clock).")
 
@@ -227,8 +234,14 @@ class Settings(BaseSettings):
                              "and turn_secret")
         return self
 
+    @field_validator("routing_partitions")
+    @classmethod
+    def _routers_readable(cls, value: list[str]) -> list[str]:
+        RouterMap(value)  # raises RouterSpecError (a ValueError) with the reason
+        return value
+
     @field_validator("stun_urls", "turn_urls", "relay_kiosks", "screen_url_allowlist",
-                     mode="before")
+                     "routing_partitions", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         """Environment values are comma-separated (or a JSON list)."""

@@ -107,6 +107,7 @@ class PartitionLog:
         self._snapshot_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self._hold_off_until = 0.0
 
     # ------------------------------------------------------------------ public API
 
@@ -164,6 +165,12 @@ class PartitionLog:
         self._waiters.clear()
         await self._redis.aclose()
         await self._reader.aclose()
+
+    def step_down(self, hold_off: float) -> None:
+        """Give the lease up (if held) and stay away from it for ``hold_off`` seconds, so
+        another node takes it: how a node leading more than its share of the routers
+        hands one over (``ClusterNode``). The lease loop does the release."""
+        self._hold_off_until = self._clock() + hold_off
 
     async def append(self, entry: dict[str, Any]) -> str:
         """Append ``entry`` to the partition's stream; its id. Applied later, on every node
@@ -350,6 +357,13 @@ class PartitionLog:
         interval = self.lease_ms / 3000
         while not self._stopping:
             try:
+                if self._clock() < self._hold_off_until:
+                    if self._leader:
+                        self._set_leader(False)
+                        await self._release_script(keys=[self.keys.lease],
+                                                   args=[self.node_id])
+                    await asyncio.sleep(interval)
+                    continue
                 sent = self._clock()
                 holder_ttl, seconds, micros = await self._lease_script(
                     keys=[self.keys.lease], args=[self.node_id, self.lease_ms])

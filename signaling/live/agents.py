@@ -126,7 +126,7 @@ class AgentSide:
                                                                           message.call_id):
                 raise HubError("forbidden", "that is not your last call")
             call_id = message.call_id
-        agent = self.hub.engine.agents.get(agent_id)
+        agent = self.hub.routers.agents.get(agent_id)
         try:
             if agent is None or agent.activity is not Activity.WRAP_UP:
                 raise RoutingError("not_in_wrap_up", "you are not in wrap-up")

@@ -116,7 +116,7 @@ class CallerSide:
         # When the frame was read, before any look-up: the call's wait starts there
         # (measured on the loop's clock, which reads frames; the engine's may be Redis's).
         read_at = conn.received_at or asyncio.get_running_loop().time()
-        repeated = self.hub.request_ids.get(message.request_id or "")
+        repeated = self.hub.find_request(message.request_id)
         if conn.call_id is not None and conn.call_id != repeated:
             raise HubError("call_in_progress", "this connection already has a call")
         if repeated is None:
@@ -129,7 +129,7 @@ class CallerSide:
                 raise HubError("request_id_in_use", "this request id belongs to another "
                                "caller; send a new random one")
             # The same button press again: the first answer was lost with the socket.
-            position = self.hub.engine.position_of(repeated) or (1, 0)
+            position = self.hub.routers.position_of(repeated) or (1, 0)
             conn.send(p.outbound("queued", call_id=repeated, resume_token=info.resume_token,
                                  position=position[0], estimated_wait=position[1]))
             await self._resume(conn, p.Resume(type="resume", resume_token=info.resume_token))
@@ -137,7 +137,7 @@ class CallerSide:
         if conn.call_id is not None:
             raise HubError("call_in_progress", "this connection already has a call")
         await self._free_abandoned_kiosk_call(caller)
-        refused = self.hub.call_limits.refusal(caller.owner)
+        refused = self.hub.limits_for(caller.partition).refusal(caller.owner)
         if refused is not None:
             raise HubError("too_many_calls", _REFUSALS[refused], scope=refused.value)
         if caller.skill not in self.hub.skills:
@@ -188,7 +188,7 @@ class CallerSide:
         resume token), the new press ends it instead of being refused for the grace."""
         if caller.kiosk_id is None:
             return
-        old = self.hub.call_limits.kiosk_call(caller.kiosk_id)
+        old = self.hub.limits_for(caller.partition).kiosk_call(caller.kiosk_id)
         info = self.hub.callers.get(old or "")
         if old is not None and info is not None and info.node is None:
             await self.hub.submit(event_entry(ev.CallerHangup(old)))
@@ -196,7 +196,7 @@ class CallerSide:
     async def _resume(self, conn: Connection, message: p.Resume) -> None:
         call_id = self.hub.resume_tokens.get(message.resume_token)
         info = self.hub.callers.get(call_id or "")
-        call = self.hub.engine.calls.get(call_id or "")
+        call = self.hub.routers.calls.get(call_id or "")
         if info is None or call is None:
             raise HubError("invalid_resume_token", "nothing to resume: the call has ended")
         if conn.call_id is not None and conn.call_id != call_id:

@@ -31,6 +31,7 @@ from ..routing.model import (
     RoutingConfig,
     RoutingError,
 )
+from ..routing.routers import RouterMap, Routers
 from ..settings import Settings
 from ..store import (
     AccountRepository,
@@ -96,7 +97,11 @@ class Hub:
         self.settings = settings
         self.db = db
         self.secret = secret
-        self.engine = Engine(routing_config(settings))
+        #: one engine per router (``routing_partitions``; one for every district by default)
+        self.routers = Routers(routing_config(settings), RouterMap(settings.routing_partitions))
+        #: the router whose entry is being applied (``LiveState.apply``): its engine is
+        #: the one ``drive`` feeds
+        self.router = self.routers.map.names[0]
         self.accounts = AccountRepository(db)
         self.kiosks = KioskRepository(db)
         self.catalog = CatalogRepository(db)
@@ -122,7 +127,8 @@ class Hub:
         self.recording_side = RecordingSide(self)
         self.callers: dict[str, CallerInfo] = {}
         self.resume_tokens: dict[str, str] = {}
-        self.request_ids: dict[str, str] = {}  # client request id -> call id, while live
+        #: ``request_key`` (router and client request id) -> call id, while live
+        self.request_ids: dict[str, str] = {}
         self.sessions: dict[str, LiveSession] = {}
         self.agents: dict[str, Connection] = {}
         self.agent_profiles: dict[str, dict[str, Any]] = {}
@@ -140,8 +146,11 @@ class Hub:
         self.quiet = False
         self.applying = False
         self._local_connections: dict[str, Connection] = {}
-        self.call_limits = LiveCallLimits(settings.max_calls_per_address,
-                                          settings.max_calls_per_company)
+        #: live calls per address, company and kiosk, counted per router (each router's
+        #: log decides its own calls, so its count must depend on its entries alone)
+        self.call_limits: dict[str, LiveCallLimits] = {
+            name: LiveCallLimits(settings.max_calls_per_address, settings.max_calls_per_company)
+            for name in self.routers.map.names}
         self.socket_limits = SocketLimits(settings.new_sockets_per_minute,
                                           settings.max_caller_sockets_per_address)
         self.caller_side = CallerSide(self)
@@ -294,7 +303,8 @@ class Hub:
     def schedule_logout(self, agent_id: str, detached_at: float) -> None:
         """Log a detached agent out when its reconnect grace runs out (on one node: here;
         in a cluster: the leader, which also sweeps after a takeover)."""
-        if self.quiet or (self.cluster is not None and not self.cluster.is_leader):
+        if self.quiet or (self.cluster is not None
+                          and not self.cluster.leads(self.router_of_agent(agent_id))):
             return
         self.cancel_logout(agent_id)
         delay = max(0.0, detached_at + AGENT_RECONNECT_GRACE - self.now())
@@ -315,6 +325,45 @@ class Hub:
         except RoutingError:
             log.exception("logout of %s failed", agent_id)
 
+    @property
+    def engine(self) -> Engine:
+        """The engine of the router whose entry is being applied."""
+        return self.routers.of(self.router)
+
+    def limits_for(self, district: str) -> LiveCallLimits:
+        """The live-call limits of the router serving ``district``."""
+        return self.call_limits[self.routers.router_of(district)]
+
+    def router_of_call(self, call_id: str) -> str:
+        """The router of a live call (its caller's district), or ``default``."""
+        info = self.callers.get(call_id)
+        if info is not None:
+            return self.routers.router_of(info.partition)
+        return self.routers.router_of_call(call_id) or self.routers.map.names[0]
+
+    def router_of_agent(self, agent_id: str) -> str:
+        """The router of an agent (its account's district when logged in here), or
+        ``default``."""
+        profile = self.agent_profiles.get(agent_id)
+        if profile is not None:
+            return self.routers.router_of(profile["partition"])
+        return self.routers.router_of_agent(agent_id) or self.routers.map.names[0]
+
+    def request_key(self, info: CallerInfo) -> str:
+        """A live call's client request id, qualified by its router (ids are checked
+        within a router, whose log alone decides them)."""
+        return f"{self.routers.router_of(info.partition)}/{info.request_id}"
+
+    def find_request(self, request_id: str | None) -> str | None:
+        """The live call of a client request id, whichever router has it."""
+        if not request_id:
+            return None
+        for router in self.routers.map.names:
+            call_id = self.request_ids.get(f"{router}/{request_id}")
+            if call_id is not None:
+                return call_id
+        return None
+
     def drive(self, event: ev.Event, now: float) -> None:
         """Feed one event to the engine, deliver its actions and re-arm the timer (only
         ever called while an entry is applied)."""
@@ -330,7 +379,7 @@ class Hub:
     def arm_timer(self) -> None:
         if self.cluster is not None:
             return  # the partition's leader appends the ticks
-        deadline = self.engine.next_deadline()
+        deadline = self.routers.next_deadline()
         if self._timer is not None:
             if deadline is not None and self._timer_at == deadline:
                 return
@@ -341,19 +390,31 @@ class Hub:
             self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
+        """Tick every router whose deadline has come (each router's timers are its own)."""
         self._timer = None
         try:
-            self.apply(ev.Tick())
+            now = self.now()
+            due = {name: deadline for name, engine in self.routers.engines.items()
+                   if (deadline := engine.next_deadline()) is not None}
+            ripe = [name for name, deadline in due.items() if deadline <= now] or \
+                sorted(due, key=due.__getitem__)[:1]
+            for name in ripe:
+                self.submit_soon(event_entry(ev.Tick(), router=name))
         except Exception:  # the timer must never die silently (DESIGN.md)
             log.exception("engine tick failed")
             self.arm_timer()
 
     def self_check(self) -> list[str]:
-        """The live invariant check: log violations and repair by dispatching."""
-        problems = self.engine.violations(self.now())
-        if problems and (self.cluster is None or self.cluster.is_leader):
-            log.error("routing invariant violated: %s", problems)
-            self.apply(ev.Tick(reason="self_check"))
+        """The live invariant check: log violations and repair by dispatching (each
+        router by its leader, in a cluster)."""
+        now = self.now()
+        problems: list[str] = []
+        for name, engine in self.routers.engines.items():
+            found = engine.violations(now)
+            problems.extend(found)
+            if found and (self.cluster is None or self.cluster.leads(name)):
+                log.error("routing invariant violated in router %s: %s", name, found)
+                self.submit_soon(event_entry(ev.Tick(reason="self_check"), router=name))
         return problems
 
     # ------------------------------------------------------------------ action delivery
@@ -405,7 +466,7 @@ class Hub:
         log.info("call %s queued: %s, %s", action.call_id, info.skill, info.origin.value)
         self.record_call(action.call_id, phase=CallPhase.QUEUED.value,
                          enqueued_at=self.wall(now), **self._record_identity(info))
-        position = self.engine.position_of(action.call_id) or (1, 0)
+        position = self.routers.position_of(action.call_id) or (1, 0)
         self.to_caller(action.call_id, p.outbound(
             "queued", call_id=action.call_id, resume_token=info.resume_token,
             position=position[0], estimated_wait=position[1]))
@@ -457,7 +518,7 @@ class Hub:
     def agent_state_fields(self, agent_id: str, now: float) -> dict[str, Any]:
         """The agent's state as consoles show it: the system state, what the agent chose
         (presence, which may differ mid-call), and wrap-up time left (None = no limit)."""
-        agent = self.engine.agents[agent_id]
+        agent = self.routers.agents[agent_id]
         fields: dict[str, Any] = {
             "state": agent.state.value,
             "reason": agent.not_ready_reason if agent.state.value == "not_ready" else None,
@@ -522,7 +583,8 @@ class Hub:
     def _do_CallEnded(self, action: act.CallEnded, now: float) -> None:  # noqa: N802
         info = self.callers.pop(action.call_id, None)
         log.info("call %s ended: %s", action.call_id, action.reason)
-        self.call_limits.remove(action.call_id)
+        for limits in self.call_limits.values():
+            limits.remove(action.call_id)
         self.recording_side.call_ended(action.call_id)
         session = self.sessions.pop(action.call_id, None)
         if session is not None:
@@ -546,7 +608,7 @@ class Hub:
         if info is not None:
             self.resume_tokens.pop(info.resume_token, None)
             if info.request_id is not None:
-                self.request_ids.pop(info.request_id, None)
+                self.request_ids.pop(self.request_key(info), None)
             if info.connection is not None and not self.quiet:
                 rating_token = sign(self.secret, "rating", action.call_id, time.time(),
                                     RATING_WINDOW)
@@ -557,7 +619,7 @@ class Hub:
                 info.connection.last_call_id = action.call_id
         if action.agent_id is not None:
             self.wrapping[action.agent_id] = action.call_id
-            until = self.engine.agents[action.agent_id].wrap_up_until
+            until = self.routers.agents[action.agent_id].wrap_up_until
             self.to_agent(action.agent_id, {
                 **message,
                 "wrap_up_ms": None if until is None else int(max(0.0, until - now) * 1000)})
@@ -591,15 +653,21 @@ class Hub:
         In a cluster only the partition's leader writes (each entry once; the upserts are
         idempotent).
         """
-        if self.quiet or (self.cluster is not None and not self.cluster.is_leader):
+        if self.quiet:
             return
+        if self.cluster is not None:
+            router = self.router if self.applying else self.router_of_call(call_id)
+            if not self.cluster.leads(router):
+                return
         self.record_writer.record(call_id, **fields)
 
-    def rewrite_live_records(self) -> None:
-        """Write every live call's record as the replica has it (a new cluster leader:
-        the last one may have died with writes in flight; upserts are idempotent)."""
+    def rewrite_live_records(self, router: str) -> None:
+        """Write every live call's record of ``router`` as the replica has it (its new
+        cluster leader: the last one may have died with writes in flight; upserts are
+        idempotent)."""
+        engine = self.routers.of(router)
         for call_id, info in self.callers.items():
-            call = self.engine.calls.get(call_id)
+            call = engine.calls.get(call_id)
             if call is None:
                 continue
             fields: dict[str, Any] = {**self._record_identity(info),
@@ -685,7 +753,6 @@ class Hub:
             if conn.agent_id != session.agent_id:
                 raise HubError("not_in_session", "you are not a party of this session")
             to = "caller"
-        frame = message if isinstance(message, RelayFrame) else RelayFrame.from_model(message)
         self.deliver_to_party(session, to, frame.text)
 
     def deliver_to_party(self, session: LiveSession, party: str, frame: str) -> None:
@@ -704,7 +771,7 @@ class Hub:
 
     def queue_snapshot(self) -> dict[str, Any]:
         """Waiting calls per skill for the agents' live panel and the wallboard."""
-        stats = self.engine.queue_stats(self.now())
+        stats = self.routers.queue_stats(self.now())
         return {
             "queues": [
                 {"skill": s.skill, "partition": s.partition, "waiting": s.waiting,
@@ -735,5 +802,5 @@ class Hub:
                 log.exception("snapshot loop iteration failed")
 
     def call_status(self, call_id: str) -> CallStatus | None:
-        call = self.engine.calls.get(call_id)
+        call = self.routers.calls.get(call_id)
         return call.status if call else None

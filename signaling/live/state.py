@@ -85,8 +85,13 @@ def caller_from(fields: Mapping[str, Any]) -> CallerInfo:
 
 # ---------------------------------------------------------------- entry constructors
 
-def event_entry(event: ev.Event) -> dict[str, Any]:
-    return {"kind": "event", "event": encode_event(event)}
+def event_entry(event: ev.Event, *, router: str | None = None) -> dict[str, Any]:
+    """``router``: the router whose engine takes the event; needed for a ``Tick`` (an
+    event about a call or agent goes to that call's or agent's router)."""
+    entry: dict[str, Any] = {"kind": "event", "event": encode_event(event)}
+    if router is not None:
+        entry["router"] = router
+    return entry
 
 
 def call_entry(info: CallerInfo, owner: CallOwner, *, priority: int,
@@ -128,9 +133,30 @@ def document_entry(call_id: str, party: doc.Party, op: doc.Op, now: float) -> di
             "op": encode_op(op), "at": now}
 
 
-def node_gone_entry(node: str) -> dict[str, Any]:
-    """A node's heartbeat expired: its sockets are gone (written by the leader)."""
-    return {"kind": "node_gone", "node": node}
+def node_gone_entry(node: str, router: str) -> dict[str, Any]:
+    """A node's heartbeat expired: its sockets are gone (written by each router's leader
+    into that router's log, for that router's callers and agents)."""
+    return {"kind": "node_gone", "node": node, "router": router}
+
+
+class RouterState:
+    """One router's share of the live state, as the ``StateMachine`` its log drives."""
+
+    def __init__(self, state: LiveState, router: str) -> None:
+        self.state = state
+        self.router = router
+
+    def apply(self, entry: dict[str, Any], now: float, *, deliver: bool) -> None:
+        self.state.apply(entry, now, deliver=deliver, router=self.router)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.state.snapshot(self.router)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.state.restore(state, self.router)
+
+    def next_deadline(self) -> float | None:
+        return self.state.hub.routers.of(self.router).next_deadline()
 
 
 class LiveState:
@@ -155,8 +181,36 @@ class LiveState:
 
     # ------------------------------------------------------------ the StateMachine
 
-    def apply(self, entry: dict[str, Any], now: float, *, deliver: bool) -> None:
+    def router_of(self, entry: dict[str, Any]) -> str:
+        """The router whose log takes ``entry``: the district's router of the call or
+        agent it is about (an entry about neither names its router)."""
         hub = self.hub
+        if "router" in entry:
+            return str(entry["router"])
+        kind = entry["kind"]
+        if kind == "call":
+            return hub.routers.router_of(entry["caller"]["partition"])
+        if kind == "agent_login":
+            return hub.routers.router_of(entry["agent"]["partition"])
+        if kind in ("agent_detach", "agent_logout"):
+            return hub.router_of_agent(entry["agent_id"])
+        if kind == "event":
+            fields = entry["event"]
+            if "partition" in fields:
+                return hub.routers.router_of(fields["partition"])
+            if "call_id" in fields:
+                return hub.router_of_call(fields["call_id"])
+            if "agent_id" in fields:
+                return hub.router_of_agent(fields["agent_id"])
+        elif "call_id" in entry:  # attach_caller, detach_caller, document
+            return hub.router_of_call(entry["call_id"])
+        return hub.routers.map.names[0]
+
+    def apply(self, entry: dict[str, Any], now: float, *, deliver: bool,
+              router: str | None = None) -> None:
+        """Apply ``entry`` of ``router``'s log (on one node: the router it names)."""
+        hub = self.hub
+        hub.router = self.router_of(entry) if router is None else router
         hub.quiet, hub.applying = not deliver, True
         origin = entry.get("origin") or {}
         try:
@@ -172,44 +226,75 @@ class LiveState:
             hub.quiet, hub.applying = False, False
 
     def next_deadline(self) -> float | None:
-        return self.hub.engine.next_deadline()
+        return self.hub.routers.next_deadline()
 
-    def snapshot(self) -> dict[str, Any]:
-        """The engine and the registries as JSON-ready data (sockets are not state)."""
+    # ------------------------------------------------------------ one router's share
+
+    def _callers_of(self, router: str) -> list[CallerInfo]:
+        routers = self.hub.routers
+        return [info for info in self.hub.callers.values()
+                if routers.router_of(info.partition) == router]
+
+    def _agents_of(self, router: str) -> set[str]:
+        """Agents whose registries belong to ``router``: those its engine knows, and any
+        logged-in profile of its districts."""
         hub = self.hub
+        agents = set(hub.routers.of(router).agents)
+        agents.update(agent_id for agent_id, profile in hub.agent_profiles.items()
+                      if hub.routers.router_of(profile["partition"]) == router)
+        return agents
+
+    def snapshot(self, router: str | None = None) -> dict[str, Any]:
+        """``router``'s engine and registries as JSON-ready data (sockets are not state);
+        every router's, by name, when ``router`` is None."""
+        hub = self.hub
+        if router is None:
+            return {name: self.snapshot(name) for name in hub.routers.map.names}
+        callers = self._callers_of(router)
+        calls = {info.call_id for info in callers}
+        agents = self._agents_of(router)
         return {
-            "engine": hub.engine.snapshot(),
-            "callers": [caller_fields(info) for info in hub.callers.values()],
+            "engine": hub.routers.of(router).snapshot(),
+            "callers": [caller_fields(info) for info in callers],
             "owners": {call_id: dataclasses.asdict(owner)
-                       for call_id, owner in hub.call_limits.owners().items()},
+                       for call_id, owner in hub.call_limits[router].owners().items()},
             "sessions": [{"call_id": s.call_id, "agent_id": s.agent_id,
                           "started_at": s.started_at, "ice_servers": s.ice_servers,
                           "document": s.document.snapshot()}
-                         for s in hub.sessions.values()],
-            "wrapping": dict(hub.wrapping),
-            "agent_profiles": dict(hub.agent_profiles),
-            "agent_conns": dict(hub.agent_conns),
-            "detached_agents": dict(hub.detached_agents),
+                         for s in hub.sessions.values() if s.call_id in calls],
+            "wrapping": {a: c for a, c in hub.wrapping.items() if a in agents},
+            "agent_profiles": {a: p for a, p in hub.agent_profiles.items() if a in agents},
+            "agent_conns": {a: c for a, c in hub.agent_conns.items() if a in agents},
+            "detached_agents": {a: t for a, t in hub.detached_agents.items() if a in agents},
         }
 
-    def digest(self) -> str:
+    def digest(self, router: str | None = None) -> str:
         """SHA-256 of the replicated state (``snapshot`` as canonical JSON): nodes that
         applied the same entries hold the same digest."""
-        text = json.dumps(self.snapshot(), sort_keys=True, separators=(",", ":"))
+        text = json.dumps(self.snapshot(router), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def report(self) -> dict[str, Any]:
-        """This node's replica for supervisors and tests: the engine's broken invariants
-        at the replica's time, the state digest and the last entry applied."""
+        """This node's replica for supervisors and tests: the engines' broken invariants
+        at the replica's time, the state digest and the last entry applied, in all and
+        per router (``leader`` and ``last_id`` at the top are the default router's)."""
         hub = self.hub
         cluster = hub.cluster
-        return {"node": hub.node_id,
-                "leader": True if cluster is None else bool(cluster.is_leader),
-                "last_id": None if cluster is None else str(cluster.log.last_id),
-                "violations": hub.engine.violations(hub.now()),
-                "digest": self.digest()}
+        now = hub.now()
+        routers = {
+            name: {"leader": True if cluster is None else bool(cluster.leads(name)),
+                   "last_id": None if cluster is None else str(cluster.logs[name].last_id),
+                   "violations": hub.routers.of(name).violations(now),
+                   "digest": self.digest(name)}
+            for name in hub.routers.map.names}
+        first = routers[hub.routers.map.names[0]]
+        return {"node": hub.node_id, "leader": first["leader"],
+                "last_id": (None if cluster is None else
+                            ",".join(str(r["last_id"]) for r in routers.values())),
+                "violations": hub.routers.violations(now),
+                "digest": self.digest(), "routers": routers}
 
-    def resend_state(self) -> int:
+    def resend_state(self, router: str | None = None) -> int:
         """After a resync (the state was reloaded from a snapshot and the log replayed
         without delivering): tell every socket of this node its current state, as a
         reconnect would, since what it missed meanwhile was never sent. Callers get
@@ -217,10 +302,14 @@ class LiveState:
         ``agent_state`` (and ``connected`` + ``session_document`` in a session) and
         ``queue_snapshot``. A socket the reloaded state no longer places here (a caller
         whose call moved or ended, an agent whose login is gone) is closed with 1012:
-        reconnect and resume or log in again. Returns the sockets told."""
+        reconnect and resume or log in again. Only ``router``'s callers and agents when
+        given (the router whose log was reloaded). Returns the sockets told."""
         hub = self.hub
         if hub.quiet:
             return 0
+        callers = self._callers_of(router) if router is not None else \
+            list(hub.callers.values())
+        agents = self._agents_of(router) if router is not None else set(hub.agents)
         now = hub.now()
         told = 0
         linked = {id(info.connection) for info in hub.callers.values()
@@ -228,14 +317,15 @@ class LiveState:
         for local in list(hub._local_connections.values()):
             # A caller socket the reloaded state no longer places here (declared gone,
             # resumed elsewhere, or its call ended unseen): reconnect and resume.
-            if local.call_id is not None and id(local) not in linked:
+            if local.call_id is not None and id(local) not in linked and (
+                    router is None or self._local_call_router(local.call_id) == router):
                 local.call_id = None
                 local.close(1012, "reconnect and resume")
-        for info in list(hub.callers.values()):
-            conn, call = info.connection, hub.engine.calls.get(info.call_id)
+        for info in callers:
+            conn, call = info.connection, hub.routers.calls.get(info.call_id)
             if conn is None or call is None:
                 continue
-            position = hub.engine.position_of(info.call_id)
+            position = hub.routers.position_of(info.call_id)
             conn.send(p.outbound(
                 "resumed", call_id=info.call_id, state=call.status.value,
                 position=position[0] if position else None,
@@ -246,8 +336,10 @@ class LiveState:
                 conn.send(hub.matter_side.snapshot_message(session))
             told += 1
         for agent_id, conn in list(hub.agents.items()):
+            if agent_id not in agents:
+                continue
             if hub.agent_conns.get(agent_id) != connection_key(hub.node_id, conn) or \
-                    agent_id not in hub.engine.agents:
+                    agent_id not in hub.routers.agents:
                 del hub.agents[agent_id]
                 conn.agent_id = None
                 conn.close(1012, "reconnect and log in again")
@@ -262,34 +354,46 @@ class LiveState:
             told += 1
         return told
 
-    def restore(self, state: Mapping[str, Any]) -> None:
+    def _local_call_router(self, call_id: str) -> str | None:
+        info = self.hub.callers.get(call_id)
+        return None if info is None else self.hub.routers.router_of(info.partition)
+
+    def restore(self, state: Mapping[str, Any], router: str | None = None) -> None:
+        """Replace ``router``'s share of the state with ``state`` (a ``snapshot(router)``,
+        possibly another node's); every router's (``snapshot()``) when None."""
         hub = self.hub
-        hub.engine.restore(state["engine"])
-        hub.callers.clear()
-        hub.resume_tokens.clear()
-        hub.request_ids.clear()
-        hub.call_limits.clear()
+        if router is None:
+            for name in hub.routers.map.names:
+                self.restore(state[name], name)
+            return
+        for info in self._callers_of(router):
+            del hub.callers[info.call_id]
+            hub.resume_tokens.pop(info.resume_token, None)
+            if info.request_id is not None:
+                hub.request_ids.pop(hub.request_key(info), None)
+            hub.sessions.pop(info.call_id, None)
+        for agent_id in self._agents_of(router):
+            for registry in (hub.wrapping, hub.agent_profiles, hub.agent_conns,
+                             hub.detached_agents):
+                registry.pop(agent_id, None)
+        hub.call_limits[router].clear()
+        hub.routers.of(router).restore(state["engine"])
         for fields in state.get("callers", []):
             info = caller_from(fields)
             hub.callers[info.call_id] = info
             hub.resume_tokens[info.resume_token] = info.call_id
             if info.request_id is not None:
-                hub.request_ids[info.request_id] = info.call_id
+                hub.request_ids[hub.request_key(info)] = info.call_id
         for call_id, owner in state.get("owners", {}).items():
-            hub.call_limits.add(call_id, CallOwner(**owner))
-        hub.sessions.clear()
+            hub.call_limits[router].add(call_id, CallOwner(**owner))
         for s in state.get("sessions", []):
             session = LiveSession(s["call_id"], s["agent_id"], s["started_at"],
                                   ice_servers=s["ice_servers"])
             session.document = doc.SessionDocument.from_snapshot(s["document"])
             hub.sessions[session.call_id] = session
-        hub.wrapping.clear()
         hub.wrapping.update(state.get("wrapping", {}))
-        hub.agent_profiles.clear()
         hub.agent_profiles.update(state.get("agent_profiles", {}))
-        hub.agent_conns.clear()
         hub.agent_conns.update(state.get("agent_conns", {}))
-        hub.detached_agents.clear()
         hub.detached_agents.update(state.get("detached_agents", {}))
 
     # ------------------------------------------------------------ appliers
@@ -301,17 +405,18 @@ class LiveState:
         hub = self.hub
         info = caller_from(entry["caller"])
         owner = CallOwner(**entry["owner"])
-        if info.request_id is not None and info.request_id in hub.request_ids:
+        limits = hub.call_limits[hub.router]
+        if info.request_id is not None and hub.request_key(info) in hub.request_ids:
             raise HubError("request_id_in_use", "this request id belongs to another "
                            "caller; send a new random one")
-        refused = hub.call_limits.refusal(owner)
+        refused = limits.refusal(owner)
         if refused is not None:  # another node's request took the last place meanwhile
             raise HubError("too_many_calls", REFUSALS[refused], scope=refused.value)
         hub.callers[info.call_id] = info
         hub.resume_tokens[info.resume_token] = info.call_id
         if info.request_id is not None:
-            hub.request_ids[info.request_id] = info.call_id
-        hub.call_limits.add(info.call_id, owner)
+            hub.request_ids[hub.request_key(info)] = info.call_id
+        limits.add(info.call_id, owner)
         info.connection = hub.local_connection(info.node, info.conn)
         try:
             hub.drive(ev.CallRequested(info.call_id, info.skill, info.origin, info.partition,
@@ -321,8 +426,8 @@ class LiveState:
         except RoutingError:
             hub.callers.pop(info.call_id)
             hub.resume_tokens.pop(info.resume_token)
-            hub.request_ids.pop(info.request_id or "", None)
-            hub.call_limits.remove(info.call_id)
+            hub.request_ids.pop(hub.request_key(info), None)
+            limits.remove(info.call_id)
             raise
 
     def _apply_attach_caller(self, entry: dict[str, Any], now: float) -> None:
@@ -330,7 +435,7 @@ class LiveState:
         hub = self.hub
         call_id = entry["call_id"]
         info = hub.callers.get(call_id)
-        call = hub.engine.calls.get(call_id)
+        call = hub.routers.calls.get(call_id)
         if info is None or call is None:
             raise HubError("invalid_resume_token", "nothing to resume: the call has ended")
         new = hub.local_connection(entry["node"], entry["conn"])
@@ -341,7 +446,7 @@ class LiveState:
         info.node, info.conn, info.connection = entry["node"], entry["conn"], new
         if new is not None:
             new.call_id, new.language = call_id, info.language
-        position = hub.engine.position_of(call_id)
+        position = hub.routers.position_of(call_id)
         hub.to_caller(call_id, p.outbound(
             "resumed", call_id=call_id, state=call.status.value,
             position=position[0] if position else None,
@@ -391,12 +496,12 @@ class LiveState:
             conn.agent_id = agent_id
             hub.agents[agent_id] = conn
         hub.agent_profiles[agent_id] = profile
-        known = hub.engine.agents.get(agent_id)
+        known = hub.routers.agents.get(agent_id)
         auto_answer = known.auto_answer if known is not None and \
             known.presence.value != "offline" else entry["account_auto_answer"]
         actions = hub.engine.handle(ev.AgentLogin(agent_id, dict(profile["skills"]),
                                                   profile["partition"], auto_answer), now)
-        agent = hub.engine.agents[agent_id]
+        agent = hub.routers.agents[agent_id]
         current = agent.call_id if agent.call_id in hub.sessions else None
         # 'authenticated' first, then whatever the login caused (state, maybe an offer).
         fields = hub.agent_state_fields(agent_id, now)
@@ -429,7 +534,7 @@ class LiveState:
         local = hub.agents.pop(agent_id, None)
         if local is not None:
             local.agent_id = None
-        if agent_id not in hub.engine.agents:
+        if agent_id not in hub.routers.agents:
             return
         hub.drive(ev.AgentDetached(agent_id), now)
         hub.detached_agents[agent_id] = now
@@ -452,7 +557,7 @@ class LiveState:
         local = hub.agents.pop(agent_id, None)
         if local is not None:
             local.agent_id = None
-        if agent_id in hub.engine.agents:
+        if agent_id in hub.routers.agents:
             hub.drive(ev.AgentLogout(agent_id), now)
 
     def _apply_document(self, entry: dict[str, Any], now: float) -> None:
@@ -469,17 +574,21 @@ class LiveState:
     def _apply_node_gone(self, entry: dict[str, Any], now: float) -> None:
         """Every party of a dead node is detached, as if its sockets had closed."""
         hub = self.hub
-        node = entry["node"]
+        node, router = entry["node"], hub.router
         if node == hub.node_id:  # presumed dead, but alive: its sockets reconnect, resume
-            for info in hub.callers.values():
+            for info in self._callers_of(router):
                 if info.node == node and info.connection is not None:
                     info.connection.close(1012, "reconnect and resume")
-            for conn in list(hub.agents.values()):
-                conn.close(1012, "reconnect and log in again")
-        for info in [i for i in hub.callers.values() if i.node == node]:
+            agents = self._agents_of(router)
+            for agent_id, conn in list(hub.agents.items()):
+                if agent_id in agents:
+                    conn.close(1012, "reconnect and log in again")
+        for info in [i for i in self._callers_of(router) if i.node == node]:
             self._detach_caller(info, now)
         prefix = f"{node}/"
-        for agent_id in [a for a, c in hub.agent_conns.items() if c.startswith(prefix)]:
+        agents = self._agents_of(router)
+        for agent_id in [a for a, c in hub.agent_conns.items()
+                         if c.startswith(prefix) and a in agents]:
             self._detach_agent(agent_id, now)
 
 

@@ -98,7 +98,7 @@ def build_router() -> APIRouter:
     @router.get("/healthz")
     async def healthz(hub: HubDep) -> dict[str, Any]:
         return {"status": "ok", "agents_online": len(hub.agents),
-                "calls_in_queue": len(hub.engine.waiting_calls()),
+                "calls_in_queue": len(hub.routers.waiting_calls()),
                 "sessions": len(hub.sessions)}
 
     @router.get("/api/replica")
@@ -282,8 +282,8 @@ def build_router() -> APIRouter:
                     hub: HubDep) -> dict[str, Any]:
         now = hub.now()
         return {"threshold_seconds": hub.settings.service_level_threshold,
-                "queues": [asdict(q) for q in hub.engine.queue_stats(now)],
-                "agents": [asdict(a) for a in hub.engine.agent_stats()],
+                "queues": [asdict(q) for q in hub.routers.queue_stats(now)],
+                "agents": [asdict(a) for a in hub.routers.agent_stats()],
                 "overdue_tasks": await hub.case_side.cases.overdue_count(time.time()),
                 "overdue_tickets": await TicketRepository(hub.db).overdue_count(time.time())}
 
@@ -332,7 +332,7 @@ def render_metrics(hub: Hub, overdue: dict[str, int] | None = None) -> str:
             lines.append(f"cloud_agent_{name}{{{text}}} {value}" if text
                          else f"cloud_agent_{name} {value}")
 
-    queues = hub.engine.queue_stats(hub.now())
+    queues = hub.routers.queue_stats(hub.now())
     q = [({"partition": s.partition, "skill": s.skill}, s) for s in queues]
     metric("queue_waiting", "gauge", "Calls in the queue.", [(lb, s.waiting) for lb, s in q])
     metric("queue_longest_wait_seconds", "gauge", "Wait of the oldest call in the queue.",
@@ -355,7 +355,7 @@ def render_metrics(hub: Hub, overdue: dict[str, int] | None = None) -> str:
     metric("queue_average_speed_of_answer_seconds", "gauge", "Mean wait of answered calls.",
            [(lb, s.average_speed_of_answer) for lb, s in q])
     states: dict[str, int] = {}
-    for agent in hub.engine.agents.values():
+    for agent in hub.routers.agents.values():
         states[agent.state.value] = states.get(agent.state.value, 0) + 1
     metric("agents", "gauge", "Agents by state.",
            [({"state": state}, count) for state, count in sorted(states.items())])
