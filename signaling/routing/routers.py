@@ -43,8 +43,8 @@ class RouterMap:
             item = item.strip()
             if not item:
                 continue
-            name, _, members = item.partition("=")
-            districts = members.split("+") if members else [name]
+            name, equals, members = item.partition("=")
+            districts = members.split("+") if equals else [name]
             for text in [name, *districts]:
                 if not _NAME.match(text):
                     raise RouterSpecError(f"{text!r} in {item!r}: names are 1-40 letters, "
