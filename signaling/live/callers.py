@@ -156,7 +156,8 @@ class CallerSide:
                           kiosk_id=caller.kiosk_id, company=caller.company,
                           language=message.language,
                           request_id=message.request_id, identity=caller.identity,
-                          node=self.hub.node_id, conn=self.hub.connection_key(conn))
+                          node=self.hub.node_id, conn=self.hub.connection_key(conn),
+                          recording=recording.replicated())
         conn.call_id, conn.language = call_id, message.language
         # Priority (elderly, disabled: chosen on the kiosk with staff help) is honoured
         # from provisioned kiosks only, so a guest cannot jump the queue.

@@ -56,6 +56,12 @@ class CallRecording:
     decision: RecordingDecision
     consent: Consent | None
 
+    def replicated(self) -> dict[str, str] | None:
+        """What the other nodes need (``CallerInfo.recording``): None if nothing was asked."""
+        if self.consent is None:
+            return None
+        return {"policy": self.decision.policy.value, "consent": self.consent.value}
+
 
 @dataclass
 class Recorder:
@@ -83,11 +89,18 @@ class RecordingSide:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
 
+    @property
+    def node_folder(self) -> str:
+        """In a cluster each node records under a folder of its own name (``b/2026-…/``),
+        so nodes can share one recordings folder and each fails only its own leftovers."""
+        return f"{self.hub.node_id}/" if self.hub.settings.redis_url else ""
+
     # ---------------------------------------------------------------- life cycle
 
     async def start(self) -> None:
         await self.refresh_policies()
-        failed = await self.recordings.fail_unfinished(now=time.time(), reason="server_restart")
+        failed = await self.recordings.fail_unfinished(now=time.time(), reason="server_restart",
+                                                       path_prefix=self.node_folder)
         if failed:
             log.warning("%d recording(s) cut off by the previous run marked failed",
                         len(failed))
@@ -189,14 +202,23 @@ class RecordingSide:
             "policy": decision.policy.value, "sources": list(decision.sources),
             "on_refusal": on_refusal}, now)
 
+    def recording_of(self, call_id: str) -> dict[str, str] | None:
+        """The call's policy and consent (None: nothing was asked), on any node: the
+        caller's node decided it, and it travels with the replicated call, so the agent's
+        node (which runs the recorder) knows it too."""
+        info = self.hub.callers.get(call_id)
+        if info is not None and info.recording is not None:
+            return info.recording
+        recording = self.calls.get(call_id)  # decided here, the call not yet applied
+        return None if recording is None else recording.replicated()
+
     def connected_field(self, call_id: str) -> dict[str, Any] | None:
         """``connected.recording``: the policy and consent (None: nothing was asked)."""
-        recording = self.calls.get(call_id)
-        if recording is None or recording.consent is None:
+        recording = self.recording_of(call_id)
+        if recording is None:
             return None
         recorder = self.recorders.get(call_id)
-        return {"policy": recording.decision.policy.value,
-                "consent": recording.consent.value,
+        return {"policy": recording["policy"], "consent": recording["consent"],
                 "state": recorder.state if recorder is not None else None}
 
     # ---------------------------------------------------------------- recorders
@@ -207,8 +229,8 @@ class RecordingSide:
         session = self.hub.sessions.get(message.call_id)
         if session is None or session.agent_id != agent_id:
             raise HubError("not_in_session", "you are not a party of this session")
-        recording = self.calls.get(message.call_id)
-        if recording is None or recording.consent is not Consent.GRANTED:
+        recording = self.recording_of(message.call_id)
+        if recording is None or recording["consent"] != Consent.GRANTED.value:
             raise HubError("recording_not_consented", "this call is not to be recorded")
         current = self.recorders.get(message.call_id)
         if current is not None and current.state in ("starting", "recording"):
@@ -233,7 +255,7 @@ class RecordingSide:
         not the call's)."""
         recording_id = f"r-{secrets.token_hex(8)}"
         day = time.strftime("%Y-%m-%d", time.gmtime())
-        relative = f"{day}/{call_id}-{recording_id}.webm"
+        relative = f"{self.node_folder}{day}/{call_id}-{recording_id}.webm"
         path = self.folder / relative
         settings = self.hub.settings
         try:
@@ -365,10 +387,12 @@ class RecordingSide:
         return path
 
     async def purge(self, now: float) -> int:
-        """Delete recordings (files, then rows) older than the retention; returns how many."""
+        """Delete recordings (files, then rows) older than the retention; returns how many.
+        In a cluster each node purges the recordings it made (another node may not see
+        their files, and a row must not go while its file stays)."""
         before = now - self.hub.settings.recording_retention_days * 86400.0
         purged = 0
-        while rows := await self.recordings.older_than(before):
+        while rows := await self.recordings.older_than(before, path_prefix=self.node_folder):
             for row in rows:
                 path = self.file_of(row.path)
                 if path is not None:

@@ -35,6 +35,10 @@ class CallerInfo:
     #: None while it is away (replicated: every node knows where a caller is)
     node: str | None = None
     conn: str | None = None
+    #: the recording decision, replicated with the call so that the agent's node (which
+    #: runs the recorder) knows it: ``{"policy": ..., "consent": "granted" | "refused"}``;
+    #: None when nothing was asked (``recording_side.CallRecording.replicated``)
+    recording: dict[str, str] | None = None
     #: the caller's socket when it is connected to this node (never replicated)
     connection: Connection | None = None
 

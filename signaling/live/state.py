@@ -76,7 +76,7 @@ def caller_fields(info: CallerInfo) -> dict[str, Any]:
             "resume_token": info.resume_token, "kiosk_id": info.kiosk_id,
             "company": info.company, "language": info.language,
             "request_id": info.request_id, "identity": info.identity,
-            "node": info.node, "conn": info.conn}
+            "node": info.node, "conn": info.conn, "recording": info.recording}
 
 
 def caller_from(fields: Mapping[str, Any]) -> CallerInfo:

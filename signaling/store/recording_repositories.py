@@ -80,22 +80,28 @@ class RecordingRepository:
                                          .order_by(Recording.started_at.desc()).limit(limit))
             return list(rows)
 
-    async def fail_unfinished(self, *, now: float, reason: str) -> list[Recording]:
-        """Mark recordings left ``recording`` by a previous run as failed; returns them."""
+    async def fail_unfinished(self, *, now: float, reason: str,
+                              path_prefix: str = "") -> list[Recording]:
+        """Mark recordings left ``recording`` by a previous run as failed (only those whose
+        path starts with ``path_prefix``: one node's, in a cluster); returns them."""
         async with self._db.session() as session, session.begin():
             rows = list(await session.scalars(select(Recording).where(
-                Recording.state == RecordingState.RECORDING.value)))
+                (Recording.state == RecordingState.RECORDING.value)
+                & Recording.path.startswith(path_prefix, autoescape=True))))
             for row in rows:
                 row.state, row.ended_at, row.failure = RecordingState.FAILED.value, now, reason
         return rows
 
-    async def older_than(self, before: float, limit: int = 500) -> list[Recording]:
-        """Finished recordings that started before ``before`` (for the retention purge)."""
+    async def older_than(self, before: float, limit: int = 500,
+                         path_prefix: str = "") -> list[Recording]:
+        """Finished recordings that started before ``before`` (for the retention purge),
+        whose path starts with ``path_prefix`` (one node's, in a cluster)."""
         async with self._db.session() as session:
             rows = await session.scalars(
                 select(Recording)
                 .where((Recording.started_at < before)
-                       & (Recording.state != RecordingState.RECORDING.value))
+                       & (Recording.state != RecordingState.RECORDING.value)
+                       & Recording.path.startswith(path_prefix, autoescape=True))
                 .order_by(Recording.started_at).limit(limit))
             return list(rows)
 
