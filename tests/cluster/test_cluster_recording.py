@@ -60,6 +60,7 @@ async def test_a_call_is_recorded_on_the_agents_node_with_the_callers_consent(
                                   on_event=record, timeout=60, recording_consent=True)
         agent_calls = await agent_task
         assert agent_calls and agent_calls[0].call_id == caller.call_id
+        assert caller.call_id is not None
         assert caller.frames_received > 0 and agent_calls[0].frames_received > 0
 
         # B learnt the consent with the call: its agent got connected.recording and sent

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 
 from signaling.live.node import HEARTBEAT_MS
@@ -74,3 +75,41 @@ async def test_open_caller_sockets_per_address_add_up_over_nodes(tmp_path: Path)
             await ws.close()
         # Closed on a, so admitted again on a.
         await (await admitted_within(a, 5)).close()
+
+
+async def test_redis_away_each_node_counts_alone_and_back_the_counts_return(
+        tmp_path: Path) -> None:
+    async with cluster(tmp_path, ["a", "b"], max_caller_sockets_per_address="4",
+                       new_sockets_per_minute="500") as (redis, (a, b)):
+        on_a = [await open_caller(a), await open_caller(a)]
+        on_b = [await open_caller(b)]
+        assert None not in on_a + on_b
+
+        # Redis away: a admits up to its own limit (a socket is never refused because
+        # Redis is unreachable), and no further.
+        await redis.stop()
+        on_a += [await open_caller(a), await open_caller(a)]
+        assert None not in on_a
+        assert await open_caller(a) is None  # a's own count: 4
+
+        # Redis back, empty: each node writes its count again whole, so the cluster
+        # counts a's 4 and b's 1, and both refuse until enough sockets close.
+        await redis.start()
+        client = aioredis.from_url(redis.url)
+        try:
+            async with asyncio.timeout(30):
+                while (await client.hget("ca:open:a", "127.0.0.1"),
+                       await client.hget("ca:open:b", "127.0.0.1")) != (b"4", b"1"):
+                    await asyncio.sleep(0.2)
+        finally:
+            await client.aclose()
+        assert await open_caller(b) is None
+        for ws in on_a[:2]:
+            assert ws is not None
+            await ws.close()
+        # 2 on a and 1 on b now: one more is admitted, on b, and then no more.
+        on_b.append(await admitted_within(b, 5))
+        assert await open_caller(a) is None
+        for ws in on_a[2:] + on_b:
+            assert ws is not None
+            await ws.close()
