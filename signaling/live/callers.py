@@ -21,6 +21,7 @@ from ..tokens import TokenError, verify
 from .connection import Connection
 from .limits import CallOwner, LimitScope
 from .sessions import CallerInfo, HubError
+from .shared_limits import ClusterLock
 from .state import attach_caller_entry, call_entry, detach_caller_entry, event_entry
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ class CallerSide:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self._callback_lock = asyncio.Lock()
+        #: over all nodes of a cluster (Redis), so the limits count every request
+        self._callback_lock = ClusterLock(hub, "callbacks")
 
 
     async def handle(self, conn: Connection, message: p.Message) -> None:

@@ -174,8 +174,10 @@ class RecordingSide:
                           caller.partition, resume_token="", kiosk_id=caller.kiosk_id,
                           company=caller.company, language=message.language,
                           identity=caller.identity)
-        callback_id, duplicate = await self.hub.caller_side._register_callback(
-            conn, info, message.callback_phone or "")
+        caller_side = self.hub.caller_side
+        async with caller_side._callback_lock:  # the callback limits count every request
+            callback_id, duplicate = await caller_side._register_callback(
+                conn, info, message.callback_phone or "")
         await self._save_consent(call_id, caller, message.language,
                                  CallRecording(decision, Consent.REFUSED))
         conn.send(p.outbound("callback_registered", call_id=call_id, callback_id=callback_id,

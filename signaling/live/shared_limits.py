@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from ..settings import Settings
+    from .hub import Hub
 
 log = logging.getLogger(__name__)
 
@@ -380,3 +381,74 @@ class SharedLookupLimit:
     async def close(self) -> None:
         if self._redis is not None:
             await self._redis.aclose()
+
+
+#: compare-and-delete: a lock is released only by the holder that still has it
+RELEASE_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class ClusterLock:
+    """One holder at a time on this node (an ``asyncio.Lock``) and, in a cluster, over all
+    nodes: ``SET {ns}:lock:{name} <token> NX PX hold_ms``, released by compare-and-delete.
+    For a check-then-write on the shared database, such as a limit counted in rows (the
+    callbacks of a day): without it two nodes may both pass the last place.
+
+    The Redis lock expires after ``HOLD_MS`` if its holder dies. A holder waits at most
+    ``WAIT`` seconds for it and then goes ahead (logged), as it does while Redis is
+    unreachable: a request is never refused because Redis is away, at worst a limit is
+    passed by one. On one node (no ``hub.cluster``) it is the asyncio lock alone.
+    """
+
+    HOLD_MS = 5000
+    WAIT = 5.0
+
+    def __init__(self, hub: Hub, name: str) -> None:
+        self.hub = hub
+        self.name = name
+        self.key = f"ca{hub.settings.redis_namespace}:lock:{name}"
+        self._local = asyncio.Lock()
+        self._token: str | None = None
+
+    def _redis(self) -> aioredis.Redis | None:
+        cluster = self.hub.cluster  # started after the hub's sides are built
+        return None if cluster is None else cluster.redis
+
+    async def __aenter__(self) -> None:
+        await self._local.acquire()
+        try:
+            redis = self._redis()
+            if redis is None:
+                return
+            token = secrets.token_hex(8)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.WAIT
+            try:
+                while not await redis.set(self.key, token, nx=True, px=self.HOLD_MS):
+                    if loop.time() >= deadline:
+                        log.warning("lock %s: still held elsewhere after %.0f s; going "
+                                    "ahead", self.name, self.WAIT)
+                        return
+                    await asyncio.sleep(0.01)
+                self._token = token
+            except (RedisError, OSError):
+                log.warning("lock %s: Redis unreachable; this node's lock alone", self.name)
+        except BaseException:
+            self._local.release()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            redis = self._redis()
+            if self._token is not None and redis is not None:
+                await redis.eval(RELEASE_LOCK, 1, self.key, self._token)
+        except (RedisError, OSError):
+            log.warning("lock %s: not released (Redis unreachable); it expires in %d ms",
+                        self.name, self.HOLD_MS)
+        finally:
+            self._token = None
+            self._local.release()

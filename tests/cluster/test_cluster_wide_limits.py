@@ -6,6 +6,7 @@ An address that spreads its requests over two nodes gets one allowance, not two.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -62,4 +63,34 @@ async def test_live_calls_and_callbacks_are_limited_over_the_cluster(tmp_path: P
         full = await other.error("too_many_callbacks", timeout=10)
         assert full["scope"] == "day"
         for client in (kiosk, again, other):
+            await client.close()
+
+
+async def test_the_last_callback_place_goes_once_when_nodes_race(tmp_path: Path) -> None:
+    """Eight waiting callers, four on each node, ask for a callback at the same moment
+    while the district has one place left: one gets it, seven are refused."""
+    async with cluster(tmp_path, ["a", "b"], max_callbacks_per_day="1") as (_, (a, b)):
+        callers = []
+        for number in range(8):
+            node = (a, b)[number % 2]
+            token = "demo-kiosk" if number == 0 else f"demo-kiosk-{number + 1}"
+            client = await JsonClient.open(f"{node.ws}/ws/caller")
+            await client.send({"type": "call_request", "skill": "water", "kiosk_token": token})
+            await client.expect("queued", timeout=10)
+            callers.append(client)
+        await asyncio.gather(*(client.send({"type": "accept_callback",
+                                            "phone": f"1391234567{number}"})
+                               for number, client in enumerate(callers)))
+        answers = []
+        for client in callers:
+            async with asyncio.timeout(10):
+                while True:
+                    message = await client.recv(timeout=10)
+                    if message["type"] == "callback_registered" or (
+                            message["type"] == "error"
+                            and message["code"] == "too_many_callbacks"):
+                        answers.append(message["type"])
+                        break
+        assert sorted(answers) == ["callback_registered"] + ["error"] * 7
+        for client in callers:
             await client.close()
