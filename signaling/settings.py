@@ -58,6 +58,10 @@ class Settings(BaseSettings):
         "of their own, comma-separated: 'haiyan' alone, or 'east=haining+tongxiang' for "
         "several on one router; every other district is routed by 'default'. Every node "
         "of a cluster must give the same list.")
+    cluster_orphan_age: float = Field(60.0, gt=0, description="Seconds after its call was "
+                                      "queued that a cluster's call record still live with "
+                                      "no call behind it (the whole cluster stopped) is "
+                                      "marked interrupted by the router's leader.")
     clock_offset: float = Field(0.0, description="Seconds added to this node's clock (tests "
                                 "of a skewed node; the cluster's timers follow Redis's clock).")
 

@@ -201,6 +201,11 @@ class CallerSide:
         info = self.hub.callers.get(call_id or "")
         call = self.hub.routers.calls.get(call_id or "")
         if info is None or call is None:
+            ended = self.hub.ended_call(message.resume_token)
+            if ended is not None and conn.call_id is None:
+                # The call ended while the caller was away: say so (and let it rate).
+                self.hub.tell_ended_unseen(conn, ended)
+                return
             raise HubError("invalid_resume_token", "nothing to resume: the call has ended")
         if conn.call_id is not None and conn.call_id != call_id:
             raise HubError("call_in_progress", "this connection already has a call")

@@ -52,6 +52,7 @@ from ..store.draft_writer import DraftWriter
 from ..store.files import MaterialStore
 from ..store.models import CallPhase
 from ..store.record_writer import Level, RecordWriter
+from ..store.repositories import FINAL_PHASES
 from ..tokens import sign
 from .admission import Admission, watch_loop_lag
 from .agents import AGENT_RECONNECT_GRACE, AgentSide
@@ -73,6 +74,9 @@ RATING_WINDOW = 15 * 60.0
 ENDED_RECORD_WAIT = 2.0
 #: longest wait for the call's record before a rating or wrap-up is tried anyway (seconds)
 UPDATE_RECORD_WAIT = 5.0
+#: how long a caller away when its call ended can still learn so with its resume token
+ENDED_TOKEN_TTL = 120.0
+
 
 
 def routing_config(settings: Settings) -> RoutingConfig:
@@ -127,6 +131,11 @@ class Hub:
         self.recording_side = RecordingSide(self)
         self.callers: dict[str, CallerInfo] = {}
         self.resume_tokens: dict[str, str] = {}
+        #: per router, resume tokens of calls that ended lately: token -> (call id, when),
+        #: oldest first, so a caller that was away when its call ended is told ``ended``
+        #: on resume, not ``invalid_resume_token`` (kept ``ENDED_TOKEN_TTL``; replicated)
+        self.ended_tokens: dict[str, dict[str, tuple[str, float]]] = {
+            name: {} for name in self.routers.map.names}
         #: ``request_key`` (router and client request id) -> call id, while live
         self.request_ids: dict[str, str] = {}
         self.sessions: dict[str, LiveSession] = {}
@@ -607,6 +616,7 @@ class Hub:
         )
         if info is not None:
             self.resume_tokens.pop(info.resume_token, None)
+            self.remember_ended(info, now)
             if info.request_id is not None:
                 self.request_ids.pop(self.request_key(info), None)
             if info.connection is not None and not self.quiet:
@@ -679,6 +689,26 @@ class Hub:
                 fields.update(phase=CallPhase.QUEUED.value)
             self.record_call(call_id, **fields)
 
+    async def interrupt_orphaned_records(self, router: str) -> int:
+        """A router's cluster leader: records still live whose call no node holds any more
+        (the whole cluster stopped, or Redis lost the log while they were live) are
+        marked ``interrupted`` / ``cluster_restart``. Only calls queued more than
+        ``cluster_orphan_age`` ago and with no write of ours pending: a call appended a
+        moment ago may be recorded by another node before this replica has applied it."""
+        before = self.now() - self.settings.cluster_orphan_age
+        live = self.routers.of(router).calls
+        candidates = await self.call_records.live_enqueued_before(before)
+        orphans = [call_id for call_id, district in candidates
+                   if self.routers.router_of(district or "default") == router
+                   and call_id not in live and not self.record_writer.pending(call_id)]
+        if not orphans:
+            return 0
+        count = await self.call_records.interrupt_unfinished(
+            now=time.time(), reason="cluster_restart", call_ids=orphans)
+        log.warning("router %s: %d call record(s) left live with no call in the cluster "
+                    "marked interrupted", router, count)
+        return count
+
     def relink_connections(self) -> None:
         """After the live state was reloaded from a snapshot: callers whose socket is on
         this node get it back (sockets are never part of the replicated state)."""
@@ -699,6 +729,52 @@ class Hub:
         except TimeoutError:
             log.warning("record of call %s not in the database within %.0f s", call_id,
                         UPDATE_RECORD_WAIT)
+
+    def remember_ended(self, info: CallerInfo, now: float) -> None:
+        """Keep an ended call's resume token for ``ENDED_TOKEN_TTL`` (applied state: the
+        pruning goes by the entry's time, the same on every node)."""
+        tokens = self.ended_tokens[self.routers.router_of(info.partition)]
+        while tokens:
+            oldest = next(iter(tokens))
+            if tokens[oldest][1] > now - ENDED_TOKEN_TTL:
+                break
+            del tokens[oldest]
+        tokens[info.resume_token] = (info.call_id, now)
+
+    def ended_call(self, resume_token: str) -> str | None:
+        """The call a resume token belonged to, if that call ended lately."""
+        for tokens in self.ended_tokens.values():
+            if resume_token in tokens:
+                return tokens[resume_token][0]
+        return None
+
+    def tell_ended_unseen(self, conn: Connection, call_id: str) -> None:
+        """A caller socket whose call ended while this node replayed the log without
+        delivering (after a Redis outage): it gets ``ended`` as the call's record has it
+        (the router's leader writes it; waited for up to ``UPDATE_RECORD_WAIT``), with a
+        rating token, instead of a reconnect that would find nothing to resume."""
+        conn.call_id, conn.last_call_id = None, call_id
+
+        async def tell() -> None:
+            record = None
+            deadline = time.monotonic() + UPDATE_RECORD_WAIT
+            while time.monotonic() < deadline:
+                record = await self.call_records.get(call_id)
+                if record is not None and record.phase in FINAL_PHASES:
+                    break
+                await asyncio.sleep(0.2)
+            final = record is not None and record.phase in FINAL_PHASES
+            answered = record is not None and record.answered_at is not None
+            disposition = (record.outcome if final and record is not None and record.outcome
+                           else Disposition.COMPLETED.value if answered
+                           else Disposition.ABANDONED.value)
+            reason = (record.end_reason if final and record is not None and record.end_reason
+                      else "ended")
+            conn.send(p.outbound(
+                "ended", call_id=call_id, reason=reason, disposition=disposition,
+                rating_token=sign(self.secret, "rating", call_id, time.time(),
+                                  RATING_WINDOW)))
+        self.background_task(tell())
 
     async def _send_when_recorded(self, conn: Connection, call_id: str,
                                   message: dict[str, Any]) -> None:

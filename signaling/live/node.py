@@ -59,6 +59,8 @@ HEARTBEAT_EVERY = 1.0
 #: handed over keeps away from that router's lease
 BALANCE_EVERY = 2.0
 BALANCE_HOLD_OFF = 5.0
+#: seconds between a leader's checks for call records the cluster left live
+ORPHAN_CHECK_EVERY = 30.0
 #: relay stream length kept per node (approximate trim)
 RELAY_MAXLEN = 10_000
 #: longest wait for an appended entry to come back from the log (seconds)
@@ -95,6 +97,11 @@ class ClusterNode:
         self._senders: dict[str, asyncio.Task[None]] = {}
         self._gone_asked: dict[str, set[str]] = {name: set() for name in self.logs}
         self._missing: dict[str, set[str]] = {name: set() for name in self.logs}
+        self._orphans_checked: dict[str, float] = {}
+        #: no node is declared gone before this (monotonic): after Redis was away (an
+        #: emptied Redis has no heartbeats at all) every node needs a heartbeat's life to
+        #: beat again; declaring one gone sooner closed its sockets with 1012
+        self._beats_trusted_from = 0.0
 
     @property
     def is_leader(self) -> bool:
@@ -126,6 +133,7 @@ class ClusterNode:
         """A router's state was reloaded from a snapshot (start, or after a Redis
         outage): the sockets of this node are linked again and that router's callers and
         agents told their current state."""
+        self._distrust_beats()
         self.hub.relink_connections()
         told = self.hub.state.resend_state(router)
         if told:
@@ -150,6 +158,7 @@ class ClusterNode:
         await self._check_router_map()
         await self._beat()
         await asyncio.gather(*(log_.start() for log_ in self.logs.values()))
+        await self._forget_previous_run()
         self._tasks = [asyncio.create_task(self._heartbeat_loop()),
                        asyncio.create_task(self._relay_loop()),
                        asyncio.create_task(self._leader_loop()),
@@ -290,6 +299,9 @@ class ClusterNode:
             except Exception:
                 log.warning("balancing leadership failed", exc_info=True)
 
+    def _distrust_beats(self) -> None:
+        self._beats_trusted_from = time.monotonic() + HEARTBEAT_MS / 1000 + HEARTBEAT_EVERY
+
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_EVERY)
@@ -298,6 +310,7 @@ class ClusterNode:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._distrust_beats()  # others' beats fail too while Redis is away
                 log.warning("heartbeat failed", exc_info=True)
 
     def _nodes_in_state(self, router: str) -> set[str]:
@@ -317,12 +330,14 @@ class ClusterNode:
             await asyncio.sleep(1.0)
             for router in self.logs:
                 if not self.leads(router):
+                    self._orphans_checked.pop(router, None)
                     self._gone_asked[router].clear()
                     self._missing[router].clear()
                     continue
                 try:
                     await self._sweep_dead_nodes(router)
                     self._sweep_logouts(router)
+                    await self._check_orphans(router)
                 except asyncio.CancelledError:
                     raise
                 except Exception:
@@ -331,10 +346,14 @@ class ClusterNode:
     async def _sweep_dead_nodes(self, router: str) -> None:
         """A node whose heartbeat is missing at two sweeps in a row (so not merely one
         that has not beaten yet after Redis came back) is gone."""
+        if time.monotonic() < self._beats_trusted_from:
+            return  # Redis was away: every node gets a heartbeat's life to beat again
         asked = self._gone_asked[router]
         missing = set()
-        for node in sorted(self._nodes_in_state(router) - {self.node_id} - asked):
-            if not await self.redis.exists(f"{self.ns}:node:{node}"):
+        for node in sorted(self._nodes_in_state(router) - {self.node_id}):
+            if await self.redis.exists(f"{self.ns}:node:{node}"):
+                asked.discard(node)  # back (restarted under its name): watched again
+            elif node not in asked:
                 missing.add(node)
         for node in sorted(missing & self._missing[router]):
             asked.add(node)
@@ -342,6 +361,26 @@ class ClusterNode:
                         node, router)
             await self.submit(node_gone_entry(node, router))
         self._missing[router] = missing - asked
+
+    async def _forget_previous_run(self) -> None:
+        """A node restarted under its old ``node_id`` (after a crash, before the leader
+        noticed) finds its previous run's callers and agents in the replicated state:
+        their sockets died with that run, so it declares them gone itself, in every
+        router's log, before it accepts a socket of its own."""
+        for router in self.logs:
+            if self.node_id in self._nodes_in_state(router):
+                log.warning("node %s: parties of this node's previous run are detached "
+                            "(router %s)", self.node_id, router)
+                await self.submit(node_gone_entry(self.node_id, router))
+
+    async def _check_orphans(self, router: str) -> None:
+        """Now and then (and first right after taking the lease), records the cluster left
+        live with no call behind them are closed (``Hub.interrupt_orphaned_records``)."""
+        now = time.monotonic()
+        if now < self._orphans_checked.get(router, float("-inf")) + ORPHAN_CHECK_EVERY:
+            return
+        self._orphans_checked[router] = now
+        await self.hub.interrupt_orphaned_records(router)
 
     def _sweep_logouts(self, router: str) -> None:
         hub = self.hub

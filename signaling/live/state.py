@@ -23,6 +23,7 @@ import hashlib
 import itertools
 import json
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -262,6 +263,8 @@ class LiveState:
                           "started_at": s.started_at, "ice_servers": s.ice_servers,
                           "document": s.document.snapshot()}
                          for s in hub.sessions.values() if s.call_id in calls],
+            "ended_tokens": [[token, *ended]
+                             for token, ended in hub.ended_tokens[router].items()],
             "wrapping": {a: c for a, c in hub.wrapping.items() if a in agents},
             "agent_profiles": {a: p for a, p in hub.agent_profiles.items() if a in agents},
             "agent_conns": {a: c for a, c in hub.agent_conns.items() if a in agents},
@@ -315,10 +318,16 @@ class LiveState:
         linked = {id(info.connection) for info in hub.callers.values()
                   if info.connection is not None}
         for local in list(hub._local_connections.values()):
-            # A caller socket the reloaded state no longer places here (declared gone,
-            # resumed elsewhere, or its call ended unseen): reconnect and resume.
-            if local.call_id is not None and id(local) not in linked and (
-                    router is None or self._local_call_router(local.call_id) == router):
+            if local.call_id is None or id(local) in linked:
+                continue
+            if local.call_id not in hub.callers:
+                # Its call ended while this node could not follow (the hang-up was in the
+                # log it replayed quietly): 'ended' as the record has it, not a reconnect
+                # that could only find nothing to resume.
+                hub.tell_ended_unseen(local, local.call_id)
+                continue
+            if router is None or self._local_call_router(local.call_id) == router:
+                # Declared gone, or resumed on another socket: reconnect and resume.
                 local.call_id = None
                 local.close(1012, "reconnect and resume")
         for info in callers:
@@ -386,6 +395,8 @@ class LiveState:
                 hub.request_ids[hub.request_key(info)] = info.call_id
         for call_id, owner in state.get("owners", {}).items():
             hub.call_limits[router].add(call_id, CallOwner(**owner))
+        hub.ended_tokens[router] = {token: (call_id, at)
+                                    for token, call_id, at in state.get("ended_tokens", [])}
         for s in state.get("sessions", []):
             session = LiveSession(s["call_id"], s["agent_id"], s["started_at"],
                                   ice_servers=s["ice_servers"])
@@ -592,6 +603,12 @@ class LiveState:
             self._detach_agent(agent_id, now)
 
 
+#: this process's run, in every connection key: a node restarted under the same
+#: ``node_id`` numbers its sockets from 1 again, and must never be taken for the sockets
+#: its previous run left in the replicated state
+_RUN = secrets.token_hex(4)
+
+
 def connection_key(node: str, conn: Connection) -> str:
-    """A connection's name across the cluster: its node and its number there."""
-    return f"{node}/{conn.id}"
+    """A connection's name across the cluster: its node, this run of it, its number."""
+    return f"{node}/{_RUN}.{conn.id}"

@@ -234,6 +234,10 @@ class RecordWriter:
         self._unjournaled[call_id] = (merged, state.asked)
         self._journal_wake.set()
 
+    def pending(self, call_id: str) -> bool:
+        """Whether writes of the call are asked for and not yet in the database."""
+        return call_id in self._calls
+
     async def recorded(self, call_id: str) -> None:
         """Wait until every write of the call asked for so far is in the database, so that
         later updates (rating, wrap-up) find it."""

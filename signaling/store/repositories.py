@@ -297,6 +297,14 @@ class CallRepository:
             )
         return cast(CursorResult[Any], result).rowcount
 
+    async def live_enqueued_before(self, before: float) -> list[tuple[str, str | None]]:
+        """(id, district) of records still in a live phase whose call was queued before
+        ``before`` (epoch seconds): candidates for a cluster leader's orphan check."""
+        query = select(CallRecord.id, CallRecord.partition).where(
+            CallRecord.phase.not_in(FINAL_PHASES), CallRecord.enqueued_at < before)
+        async with self._db.session() as session:
+            return [(row[0], row[1]) for row in await session.execute(query)]
+
     async def last_for_agent(self, agent_id: str) -> CallRecord | None:
         """The agent's latest call that is over (ended or interrupted), by ``ended_at``."""
         query = (

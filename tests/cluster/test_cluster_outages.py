@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 
 from tests.cluster.nodes import Node, cluster
 from tests.cluster.test_live_cluster import SETTINGS, connect_call, end_call, kiosk_call
@@ -39,22 +38,30 @@ async def request_until_queued(node: Node, token: str, seconds: float) -> tuple[
     raise AssertionError(f"never queued; errors: {codes}")
 
 
-async def still_or_resumed(caller: JsonClient, node: Node,
-                           queued: dict[str, Any]) -> JsonClient:
-    """The caller's socket after the resync: still up, or closed with 1012 (the reloaded
-    state did not place it on this node; seen when the nodes start cold), in which case it
-    does what the pages do: reconnect and resume, and finds its call still connected."""
-    try:
-        await caller.send({"type": "ping"})
-        await caller.expect("pong", timeout=10)
-        return caller
-    except ConnectionClosed as closed:
-        assert closed.rcvd is not None and closed.rcvd.code == 1012, closed
-    again = await JsonClient.open(f"{node.ws}/ws/caller")
-    await again.send({"type": "resume", "resume_token": queued["resume_token"]})
-    resumed = await again.expect("resumed", timeout=10, call_id=queued["call_id"])
-    assert resumed["state"] == "connected", resumed
-    return again
+async def still_up(caller: JsonClient) -> JsonClient:
+    """The caller's socket after the resync: still up, never closed with 1012. (It was,
+    now and then, when the nodes started cold: the leader declared the other node gone
+    because its heartbeat was not back yet in the emptied Redis; the leader now gives
+    every node a heartbeat's life after Redis returns.)"""
+    await caller.send({"type": "ping"})
+    await caller.expect("pong", timeout=10)
+    return caller
+
+
+async def agent_hangs_up(desk: JsonClient, call_id: str) -> None:
+    """The agent hangs up, and asks again while its node answers 'service_unavailable';
+    the ``ended`` stays in the backlog for ``expect``."""
+    for _ in range(100):
+        await desk.send({"type": "hangup", "call_id": call_id})
+        while (reply := await desk.recv(10))["type"] != "error" and not (
+                reply["type"] == "ended" and reply["call_id"] == call_id):
+            desk.backlog.append(reply)
+        if reply["type"] == "ended":
+            desk.backlog.append(reply)
+            return
+        assert reply["code"] == "service_unavailable", reply
+        await asyncio.sleep(0.2)
+    raise AssertionError("the hang-up was never taken")
 
 
 async def test_redis_restart_keeps_the_call_and_new_calls_wait_for_it(tmp_path: Path) -> None:
@@ -74,9 +81,11 @@ async def test_redis_restart_keeps_the_call_and_new_calls_wait_for_it(tmp_path: 
         await redis.start()  # empty: no log, no snapshot, no lease
         # The nodes recover by themselves: a new call is taken again.
         second, queued2, _ = await request_until_queued(a, "demo-kiosk-2", 60)
-        caller = await still_or_resumed(caller, a, queued)
-        # The call that was up all along ends normally on both sides ...
-        await desk.send({"type": "hangup", "call_id": call_id})
+        caller = await still_up(caller)
+        # The call that was up all along ends normally on both sides (the agent's node
+        # may still be reloading the log a node re-seeded: a console asks again after
+        # 'service_unavailable') ...
+        await agent_hangs_up(desk, call_id)
         await caller.expect("ended", timeout=10, call_id=call_id)
         await desk.expect("ended", timeout=10, call_id=call_id)
         await desk.send({"type": "end_wrap_up"})
