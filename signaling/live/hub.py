@@ -829,6 +829,7 @@ class Hub:
             if conn.agent_id != session.agent_id:
                 raise HubError("not_in_session", "you are not a party of this session")
             to = "caller"
+        frame = message if isinstance(message, RelayFrame) else RelayFrame.from_model(message)
         self.deliver_to_party(session, to, frame.text)
 
     def deliver_to_party(self, session: LiveSession, party: str, frame: str) -> None:
