@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .model import Activity, Agent, Presence
 
@@ -47,6 +47,15 @@ class IdleLine:
     def keys(self) -> list[IdleKey]:
         return list(self._keys)
 
+    @classmethod
+    def of_sorted(cls, entries: list[tuple[IdleKey, Agent]]) -> IdleLine:
+        """A line of these agents at once (one sort, not one insertion each)."""
+        entries.sort(key=lambda entry: entry[0])
+        line = cls()
+        line._keys = [key for key, _ in entries]
+        line._agents = {key[1]: agent for key, agent in entries}
+        return line
+
     def add(self, key: IdleKey, agent: Agent) -> None:
         insort(self._keys, key)
         self._agents[key[1]] = agent
@@ -59,9 +68,9 @@ class IdleLine:
         del self._agents[key[1]]
 
 
-@dataclass(frozen=True)
-class Filing:
-    """Where one agent is filed: the fields of the agent the index depends on."""
+class Filing(NamedTuple):
+    """Where one agent is filed: the fields of the agent the index depends on. A named
+    tuple: made and compared after every change to an agent, at C speed."""
 
     partition: str
     skills: tuple[tuple[str, int], ...]
@@ -73,13 +82,9 @@ class Filing:
     def of(agent: Agent) -> Filing:
         idle = (agent.presence is Presence.READY and not agent.detached
                 and agent.activity is Activity.IDLE)
-        return Filing(
-            partition=agent.partition,
-            skills=tuple(sorted(agent.skills.items())),
-            staffed=agent.presence is not Presence.OFFLINE,
-            idle_key=(agent.idle_since, agent.id) if idle else None,
-            blocked_until=agent.blocked_until,
-        )
+        return Filing(agent.partition, tuple(sorted(agent.skills.items())),
+                      agent.presence is not Presence.OFFLINE,
+                      (agent.idle_since, agent.id) if idle else None, agent.blocked_until)
 
 
 class AgentIndex:
@@ -95,10 +100,33 @@ class AgentIndex:
 
     @classmethod
     def build(cls, agents: Iterable[Agent]) -> AgentIndex:
-        """A fresh index of ``agents``, from their fields alone."""
+        """A fresh index of ``agents``, from their fields alone (the live self-check
+        builds one every few seconds: each line is sorted once, not grown by insertion)."""
         index = cls()
+        by_level: dict[tuple[str, str], dict[int, list[tuple[IdleKey, Agent]]]] = {}
+        by_partition: dict[str, list[tuple[IdleKey, Agent]]] = {}
         for agent in agents:
-            index.update(agent)
+            filing = Filing.of(agent)
+            index._filings[agent.id] = filing
+            if filing.staffed:
+                for skill, level in filing.skills:
+                    levels = index._staffed_levels.setdefault((filing.partition, skill), {})
+                    levels[level] = levels.get(level, 0) + 1
+            key = filing.idle_key
+            if key is None:
+                continue
+            index.idle_count += 1
+            for skill, level in filing.skills:
+                by_level.setdefault((filing.partition, skill), {}).setdefault(
+                    level, []).append((key, agent))
+            by_partition.setdefault(filing.partition, []).append((key, agent))
+            if filing.blocked_until > 0:
+                index._possibly_delayed[agent.id] = agent
+        index._idle_by_level = {
+            queue: {level: IdleLine.of_sorted(entries) for level, entries in levels.items()}
+            for queue, levels in by_level.items()}
+        index._idle_by_partition = {partition: IdleLine.of_sorted(entries)
+                                    for partition, entries in by_partition.items()}
         return index
 
     # ------------------------------------------------------------------ upkeep
@@ -197,9 +225,20 @@ class AgentIndex:
         return set(self._staffed_levels)
 
     def ready(self, partition: str, skill: str, now: float) -> int:
-        """Idle holders of ``skill`` in ``partition`` past any delay at ``now``."""
-        return sum(1 for line in self.idle_by_level(partition, skill).values()
-                   for agent in line if agent.blocked_until <= now)
+        """Idle holders of ``skill`` in ``partition`` past any delay at ``now``: the idle
+        count less the few still inside a delay (every one of those is possibly delayed),
+        not a walk over every idle agent (queue snapshots ask once a second per queue)."""
+        lines = self._idle_by_level.get((partition, skill))
+        if not lines:
+            return 0
+        count = sum(len(line) for line in lines.values())
+        for agent_id, agent in self._possibly_delayed.items():
+            if agent.blocked_until > now:
+                filing = self._filings[agent_id]
+                if filing.partition == partition and any(s == skill for s, _ in
+                                                         filing.skills):
+                    count -= 1
+        return count
 
     # ------------------------------------------------------------------ self-check
 
