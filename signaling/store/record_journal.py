@@ -101,11 +101,14 @@ class Journal:
             self._fd = None
 
 
+#: one encoder for every line (``json.dumps`` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_entries(entries: Iterable[tuple[str, Mapping[str, Any]]]) -> bytes:
-    return b"".join(
-        json.dumps({"c": call_id, "f": fields}, ensure_ascii=False,
-                   separators=(",", ":")).encode() + b"\n"
-        for call_id, fields in entries)
+    encode = _ENCODER.encode
+    return "".join(encode({"c": call_id, "f": fields}) + "\n"
+                   for call_id, fields in entries).encode()
 
 
 def _fsync_directory(directory: Path) -> None:

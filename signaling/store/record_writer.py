@@ -146,6 +146,8 @@ class RecordWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._failing = False
         self._retry_delay = RETRY_FIRST
+        self._statements: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._connection: AsyncConnection | None = None
         # Journal I/O on a thread of its own: never queued behind other work's threads.
         self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="record-journal")
 
@@ -202,6 +204,7 @@ class RecordWriter:
         self._tasks = []
         await self._in_journal_thread(self.journal.close)
         self._journal_thread.shutdown(wait=False)
+        await self._drop_connection()
         await self.database.dispose()
 
     async def _in_journal_thread(self, function: Callable[..., T], *args: Any) -> T:
@@ -254,7 +257,8 @@ class RecordWriter:
             return Level.COMMITTED
         asked = state.asked
         try:
-            await asyncio.wait_for(self._wait(call_id, asked, Level.DURABLE), timeout)
+            async with asyncio.timeout(timeout):  # no extra task per call, as wait_for has
+                await self._wait(call_id, asked, Level.DURABLE)
         except TimeoutError:
             pass
         state = self._calls.get(call_id)
@@ -412,38 +416,81 @@ class RecordWriter:
             target = upserts if all(c in fields for c in ROW_COLUMNS) else updates
             target.setdefault(shape, []).append({"id": call_id, **fields})
         missing: dict[str, str] = {}
-        async with self.database.engine.begin() as connection:
+        connection = await self._connection_for_writes()
+        try:
+            await connection.begin()
+        except Exception:
+            await self._drop_connection()
+            raise
+        try:
             for shape, rows in upserts.items():
                 await connection.execute(self._upsert(shape), rows)
-            update_ids = [row["id"] for rows in updates.values() for row in rows]
-            if update_ids:
-                found = await self._existing(connection, update_ids)
-                for shape, rows in updates.items():
-                    present = [row for row in rows if row["id"] in found]
-                    missing.update({row["id"]: "no row to update" for row in rows
-                                    if row["id"] not in found})
-                    if present:
-                        await connection.execute(
-                            self._update(shape),
-                            [{("call_id" if k == "id" else k): v for k, v in row.items()}
-                             for row in present])
+            # Updates go first and the rows are looked for only when fewer rows changed
+            # than were asked for (a row missing, or a final one left alone): one
+            # statement less per batch in the usual case, where every row is there.
+            unsure: list[str] = []
+            for shape, rows in updates.items():
+                result = await connection.execute(
+                    self._update(shape),
+                    [{("call_id" if k == "id" else k): v for k, v in row.items()}
+                     for row in rows])
+                sane = (result.supports_sane_rowcount() if len(rows) == 1
+                        else result.supports_sane_multi_rowcount())
+                if not (sane and result.rowcount == len(rows)):
+                    unsure.extend(row["id"] for row in rows)
+            if unsure:
+                found = await self._existing(connection, unsure)
+                missing.update({call_id: "no row to update" for call_id in unsure
+                                if call_id not in found})
+            await connection.commit()
+        except BaseException:
+            # Not reused after a failure (it may be broken, or the database gone): the
+            # next attempt connects anew.
+            await self._drop_connection()
+            raise
         self.batches += 1
         self.rows += len(entries) - len(missing)
         return missing
 
-    def _upsert(self, shape: tuple[str, ...]) -> Any:
-        insert = sqlite_insert if self.database.engine.dialect.name == "sqlite" else pg_insert
-        statement = insert(_table)
-        return statement.on_conflict_do_update(
-            index_elements=[_table.c.id],
-            set_={column: statement.excluded[column] for column in shape},
-            where=_NOT_FINAL)
+    async def _connection_for_writes(self) -> AsyncConnection:
+        """The writer's one connection, kept between transactions: checking it out of a
+        pool and resetting it for each batch cost a round trip more per transaction."""
+        if self._connection is None:
+            self._connection = await self.database.engine.connect()
+        return self._connection
 
-    @staticmethod
-    def _update(shape: tuple[str, ...]) -> Any:
-        return (update(_table)
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # already broken: it only has to go
+                log.debug("call-record writer: closing a failed connection failed",
+                          exc_info=True)
+
+    def _upsert(self, shape: tuple[str, ...]) -> Any:
+        """The upsert of rows with these columns, built once per shape (a call's phases
+        have a handful of shapes): building and hashing a statement for each batch cost
+        more than running it."""
+        statement = self._statements.get(("upsert", shape))
+        if statement is None:
+            insert = (sqlite_insert if self.database.engine.dialect.name == "sqlite"
+                      else pg_insert)
+            new = insert(_table)
+            statement = self._statements[("upsert", shape)] = new.on_conflict_do_update(
+                index_elements=[_table.c.id],
+                set_={column: new.excluded[column] for column in shape},
+                where=_NOT_FINAL)
+        return statement
+
+    def _update(self, shape: tuple[str, ...]) -> Any:
+        statement = self._statements.get(("update", shape))
+        if statement is None:
+            statement = self._statements[("update", shape)] = (
+                update(_table)
                 .where(_table.c.id == bindparam("call_id"), _NOT_FINAL)
                 .values({column: bindparam(column) for column in shape}))
+        return statement
 
     @staticmethod
     async def _existing(connection: AsyncConnection, call_ids: list[str]) -> set[str]:

@@ -183,6 +183,35 @@ async def test_a_write_the_database_cannot_take_is_kept_not_dropped(
     assert writer.backlog().calls == 0
 
 
+async def test_updates_of_a_batch_reject_only_the_calls_without_a_row(
+        db: Database, tmp_path: Path) -> None:
+    # Calls queued by an earlier run: this writer does not know their identity, so their
+    # next writes are plain updates (of one shape here, in one batch).
+    earlier = RecordWriter(db.url, tmp_path / "data")
+    await earlier.start()
+    for call_id in ("live-1", "live-2", "over"):
+        earlier.record(call_id, phase="queued", enqueued_at=1.0, **IDENTITY)
+    earlier.record("over", phase="ended", ended_at=2.0, end_reason="caller_hangup")
+    await earlier.stop()
+    again = RecordWriter(db.url, tmp_path / "data")
+    await again.start()
+    try:
+        for call_id in ("live-1", "live-2"):  # every row there: no look-up needed
+            again.record(call_id, phase="offered", offered_to="agent-1", offered_at=3.0)
+        await again.flush()
+        for call_id in ("live-1", "over", "ghost"):  # one row there, one final, one missing
+            again.record(call_id, phase="answered", agent_id="agent-1", answered_at=4.0)
+        await again.flush()
+    finally:
+        await again.stop()
+    stored = await rows(db)
+    assert {k: v["phase"] for k, v in stored.items()} == {
+        "live-1": "answered", "live-2": "offered", "over": "ended"}
+    kept = [json.loads(line) for line in (tmp_path / "data" / REJECTED_NAME).read_text()
+            .splitlines()]
+    assert [(k["c"], k["reason"]) for k in kept] == [("ghost", "no row to update")]
+
+
 class Outage:
     """Takes the writer's database away and gives it back: an exclusive transaction of
     another connection on the SQLite file, or PostgreSQL refusing connections to it."""
