@@ -21,6 +21,22 @@ the server stopped) are counted there.
 
     python bench/call_rate.py [--rates 50,100,200,300,400,500,600] [--step 8] [--json]
 
+Each step also reports the server's CPU (user + system time of its process, from
+``/proc``) per *completed* call (``ended`` reached the caller) and the load generator's
+(agents' and callers' processes), and the load average: CPU time is what this machine,
+shared with other work, measures well; ``1 / server CPU per call`` is the projected rate
+one core carries. ``--py-spy FILE`` records a profile of the (first) server during the
+ramp (py-spy's raw format; ``pip install py-spy``).
+
+**One node vs a cluster** (issue 10): ``--redis --nodes 1,3`` runs the same ramp once per
+cluster size, side by side in one report. Each size gets its own throwaway
+``redis-server`` (``signaling.cluster.throwaway``) and throwaway PostgreSQL database
+(``--postgres``), and its nodes are ``cloud-agent serve --demo --redis URL --node-id nK``,
+started one after the other (the first seeds and migrates). Agents and callers are spread
+over the nodes round-robin (agent *i* on node *i mod N*, each call on the next node in
+turn), so most offers, relays and hang-ups cross nodes. Server CPU is the sum over the
+nodes (Redis's is reported beside it).
+
 ``--server-root DIR`` runs the server from another source tree (a checkout of an older
 commit, for before/after figures); agents and kiosks are then seeded straight into its
 database before it starts, if it has no load-seeding option.
@@ -63,6 +79,8 @@ GENERATOR_SLACK = 0.25
 #: how long a caller waits for any answer / for ``ringing`` / for ``ended`` (seconds)
 ANSWER_TIMEOUT = 30.0
 SKILLS = ["water", "electricity", "gas", "tax", "social-security", "citizen-card"]
+#: what a queue snapshot's frame has near its start (the agents skip parsing those)
+_SNAPSHOT = '"queue_snapshot"'
 SDP_OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=bench\r\nt=0 0\r\n"}
 SDP_ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=bench\r\nt=0 0\r\n"}
 CANDIDATES = [{"candidate": f"candidate:{n} 1 udp 2122260223 192.0.2.{n} 5{n}000 typ host",
@@ -116,28 +134,88 @@ asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].sp
 """
 
 
+def proc_cpu(pid: int, task: int | None = None) -> tuple[float, float]:
+    """User and system CPU seconds a process (or one of its threads) has used so far
+    (0, 0 once it is gone)."""
+    path = f"/proc/{pid}/stat" if task is None else f"/proc/{pid}/task/{task}/stat"
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 @dataclass
 class Server:
-    process: subprocess.Popen[bytes]
-    port: int
+    """The server under load: one ``serve`` process, or the nodes of a cluster."""
+
+    processes: list[subprocess.Popen[bytes]]
+    ports: list[int]
     data_dir: Path
     secret: str
+    database_url: str | None = None  # None: the first node's SQLite file
+    redis: Any = None  # a signaling.cluster.throwaway.RedisServer
+    drop_database: str | None = None
 
     @property
-    def ws(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+    def ws(self) -> list[str]:
+        return [f"ws://127.0.0.1:{port}" for port in self.ports]
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU the server process has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def cpu(self) -> tuple[float, float]:
+        """User and system CPU seconds all nodes have used so far."""
+        times = [proc_cpu(pid) for pid in self.pids]
+        return sum(t[0] for t in times), sum(t[1] for t in times)
+
+    def main_thread_cpu(self) -> float:
+        """CPU seconds of the nodes' main threads (the event loops: what one core must
+        carry; the journal's and the database driver's threads run beside them)."""
+        return sum(sum(proc_cpu(pid, task=pid)) for pid in self.pids)
+
+    def redis_cpu(self) -> float:
+        if self.redis is None or self.redis.process is None:
+            return 0.0
+        return sum(proc_cpu(self.redis.process.pid))
 
 
-def start_server(args: argparse.Namespace) -> Server:
+def _wait_listening(process: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("the server exited at start") from None
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def url_of_postgres(database_url: str) -> str:
+    """The maintenance database of the server a database URL points to."""
+    return "postgresql://" + database_url.split("://", 1)[1].rsplit("/", 1)[0] + "/postgres"
+
+
+async def _postgres(admin_url: str, statement: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def start_server(args: argparse.Namespace, nodes: int = 1, redis: bool = False) -> Server:
+    """One embedded server (SQLite), or with ``redis`` a cluster of ``nodes`` on a
+    throwaway Redis and PostgreSQL database."""
     root = Path(args.server_root).resolve() if args.server_root else ROOT
     data_dir = Path(tempfile.mkdtemp(prefix="call-rate-"))
     secret = "bench-" + os.urandom(8).hex()
-    port = free_port()
     env = {**os.environ, "CLOUD_AGENT_SECRET_KEY": secret,
            "CLOUD_AGENT_MAX_WAIT": "100000", "CLOUD_AGENT_RESUME_GRACE": "60",
            "CLOUD_AGENT_RING_TIMEOUT": "30", "CLOUD_AGENT_WRAP_UP_OUTCOME_REQUIRED": "false",
@@ -147,41 +225,82 @@ def start_server(args: argparse.Namespace) -> Server:
            "CLOUD_AGENT_NEW_SOCKETS_PER_MINUTE": "10000000",
            "CLOUD_AGENT_RATE_LIMIT_BURST": "100000"}
     env.pop("CLOUD_AGENT_CONFIG_FILE", None)
+    server = Server([], [], data_dir, secret)
+    cluster: list[str] = []
+    if redis:
+        from signaling.cluster.throwaway import RedisServer
+
+        server.redis = RedisServer()
+        server.redis.start()
+        name = f"call_rate_{os.getpid()}_{os.urandom(4).hex()}"
+        asyncio.run(_postgres(f"postgresql://{args.postgres}/postgres",
+                              f'CREATE DATABASE "{name}"'))
+        server.drop_database = name
+        server.database_url = f"postgresql+asyncpg://{args.postgres}/{name}"
+        env["CLOUD_AGENT_DATABASE_URL"] = server.database_url
+        cluster = ["--redis", server.redis.url]
     if "demo_load_agents" in (root / "signaling" / "settings.py").read_text():
         env["CLOUD_AGENT_DEMO_LOAD_AGENTS"] = str(args.agents)
         env["CLOUD_AGENT_DEMO_LOAD_KIOSKS"] = str(args.kiosks)
-    else:  # an older tree: seed its database with its own code before it starts
+    elif not redis:  # an older tree: seed its database with its own code before it starts
         url = f"sqlite+aiosqlite:///{data_dir / 'cloud-agent.db'}"
         subprocess.run([sys.executable, "-c", SEED_SCRIPT, url, str(args.agents),
                         str(args.kiosks), ",".join(SKILLS)], cwd=root, check=True, env=env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "signaling", "serve", "--demo", "--port", str(port),
-         "--data-dir", str(data_dir), "--log-level", "warning"],
-        env=env, cwd=root, stdout=subprocess.DEVNULL)
-    server = Server(process, port, data_dir, secret)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    else:
+        raise RuntimeError("--redis needs a tree with demo_load_agents")
+    pin = ["taskset", "-c", args.pin_server] if args.pin_server else []
+    for number in range(nodes):
+        port = free_port()
+        node = ["--node-id", f"n{number + 1}"] if redis else []
+        node_dir = data_dir if number == 0 else data_dir / f"n{number + 1}"
+        process = subprocess.Popen(
+            [*pin, sys.executable, "-m", "signaling", "serve", "--demo", "--port", str(port),
+             "--data-dir", str(node_dir), *cluster, *node, "--log-level", "warning"],
+            env=env, cwd=root, stdout=subprocess.DEVNULL)
+        server.processes.append(process)
+        server.ports.append(port)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return server
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("the server exited at start") from None
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
+            _wait_listening(process, port)  # one after the other: the first seeds
+        except RuntimeError:
+            stop_server(server)
+            raise
+    return server
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(60)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    for process in server.processes:
+        process.terminate()
+    for process in server.processes:
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if server.redis is not None:
+        server.redis.close()
 
 
 def stored_calls(server: Server) -> dict[str, str | None]:
-    """call id -> phase of every row of the calls table."""
+    """call id -> phase of every row of the calls table (then the throwaway database of
+    a cluster is dropped)."""
+    database_url = server.database_url
+    if database_url is not None:
+        import asyncpg
+
+        async def read() -> dict[str, str | None]:
+            url = database_url.replace("postgresql+asyncpg://", "postgresql://")
+            connection = await asyncpg.connect(url, timeout=10)
+            try:
+                rows = await connection.fetch("SELECT id, phase FROM calls")
+            finally:
+                await connection.close()
+            return {row["id"]: row["phase"] for row in rows}
+        try:
+            return asyncio.run(read())
+        finally:
+            asyncio.run(_postgres(url_of_postgres(database_url),
+                                  f'DROP DATABASE IF EXISTS "{server.drop_database}" '
+                                  "WITH (FORCE)"))
     with sqlite3.connect(server.data_dir / "cloud-agent.db") as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
         query = "SELECT id, phase FROM calls" if "phase" in columns else \
@@ -191,18 +310,21 @@ def stored_calls(server: Server) -> dict[str, str | None]:
 
 # ---------------------------------------------------------------------------- agents
 
-async def run_agents(ws_base: str, secret: str, count: int, compression: str | None,
+async def run_agents(ws_bases: list[str], secret: str, count: int, compression: str | None,
                      ready: Any, stop: Any) -> None:
     from websockets.asyncio.client import connect
 
     async def agent(number: int, logged_in: asyncio.Event) -> None:
         candidates: Counter[str] = Counter()
+        ws_base = ws_bases[(number - 1) % len(ws_bases)]  # round-robin over the nodes
         async with connect(f"{ws_base}/ws/agent", compression=compression,
                            max_size=1 << 22, open_timeout=60) as ws:
             token = sign(secret.encode(), "agent", f"load-agent-{number}", time.time(), 7200)
             await ws.send(json.dumps({"type": "auth", "token": token}))
             await ws.send(json.dumps({"type": "set_status", "status": "ready"}))
             async for raw in ws:
+                if isinstance(raw, str) and _SNAPSHOT in raw[:40]:
+                    continue  # a second's queue figures: nothing to do (a lean generator)
                 message = json.loads(raw)
                 kind = message["type"]
                 call_id = message.get("call_id")
@@ -244,9 +366,9 @@ async def run_agents(ws_base: str, secret: str, count: int, compression: str | N
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def agents_process(ws_base: str, secret: str, count: int, compression: str | None,
+def agents_process(ws_bases: list[str], secret: str, count: int, compression: str | None,
                    ready: Any, stop: Any) -> None:
-    asyncio.run(run_agents(ws_base, secret, count, compression, ready, stop))
+    asyncio.run(run_agents(ws_bases, secret, count, compression, ready, stop))
 
 
 # ---------------------------------------------------------------------------- callers
@@ -256,7 +378,7 @@ class CallResult:
     step: int
     kind: str
     sent: float
-    late: float  # how far behind its schedule the request was sent
+    late: float  # how far behind its schedule the generator started the request
     answer: str = "silent"  # queued | busy | error:<code> | silent | connect_failed
     call_id: str | None = None
     rung_after: float | None = None
@@ -279,25 +401,30 @@ class Plan:
     results: list[CallResult] = field(default_factory=list)
 
 
-async def run_callers(ws_base: str, plan: Plan) -> list[CallResult]:
+async def run_callers(ws_bases: list[str], plan: Plan) -> list[CallResult]:
     from websockets.asyncio.client import ClientConnection, connect
 
     free_kiosks = deque(plan.kiosks)
-    idle: list[ClientConnection] = []
+    idle: list[list[ClientConnection]] = [[] for _ in ws_bases]  # per node
+    turn = iter(range(plan.index, 1 << 62))  # the node of each call, round-robin
     rng = random.Random(plan.index)
     companies = iter(range(plan.company_base, plan.company_base + 10_000_000))
     tasks: set[asyncio.Task[None]] = set()
     results: list[CallResult] = []
 
-    async def socket_() -> ClientConnection:
-        if idle:
-            return idle.pop()
-        ws = await connect(f"{ws_base}/ws/caller", compression=plan.compression,
+    async def socket_(node: int) -> ClientConnection:
+        if idle[node]:
+            return idle[node].pop()
+        ws = await connect(f"{ws_bases[node]}/ws/caller", compression=plan.compression,
                            open_timeout=ANSWER_TIMEOUT)
         await asyncio.wait_for(ws.recv(), ANSWER_TIMEOUT)  # hello
         return ws
 
     async def call(step: int, due: float) -> None:
+        # Late is measured here, before a socket is taken: a server slow to open sockets
+        # delays the request, and that delay is the server's (it counts in the ring time
+        # only from the send; a socket not taken in 30 s counts as unanswered).
+        late = time.monotonic() - due
         kiosk = None
         if rng.random() >= plan.enterprise_share and free_kiosks:
             kiosk = free_kiosks.popleft()
@@ -307,16 +434,16 @@ async def run_callers(ws_base: str, plan: Plan) -> list[CallResult]:
         else:
             request["company"] = company(next(companies))
         kind = "kiosk" if kiosk else "enterprise"
+        node = next(turn) % len(ws_bases)
         try:
-            ws = await socket_()
+            ws = await socket_(node)
         except Exception:  # the server did not even take the socket: counts as unanswered
-            failed = time.monotonic()
-            results.append(CallResult(step, kind, failed, failed - due, "connect_failed"))
+            results.append(CallResult(step, kind, time.monotonic(), late, "connect_failed"))
             if kiosk is not None:
                 free_kiosks.append(kiosk)
             return
         sent = time.monotonic()
-        result = CallResult(step, kind, sent, sent - due)
+        result = CallResult(step, kind, sent, late)
         results.append(result)
         reusable = False
         try:
@@ -352,7 +479,7 @@ async def run_callers(ws_base: str, plan: Plan) -> list[CallResult]:
             if kiosk is not None:
                 free_kiosks.append(kiosk)
             if reusable:
-                idle.append(ws)
+                idle[node].append(ws)
             else:
                 await ws.close()
 
@@ -373,20 +500,37 @@ async def run_callers(ws_base: str, plan: Plan) -> list[CallResult]:
         step_start += plan.step_seconds
     if tasks:
         await asyncio.wait(set(tasks), timeout=ANSWER_TIMEOUT * 3)
-    for ws in idle:
-        await ws.close()
+    for sockets in idle:
+        for ws in sockets:
+            await ws.close()
     return results
 
 
-def callers_process(ws_base: str, plan: Plan, out: Any) -> None:
-    results = asyncio.run(run_callers(ws_base, plan))
+def callers_process(ws_bases: list[str], plan: Plan, out: Any) -> None:
+    results = asyncio.run(run_callers(ws_bases, plan))
     out.put([r.__dict__ for r in results])
 
 
-def run_phase(ctx: Any, ws_base: str, args: argparse.Namespace, rates: list[float],
-              server: Server, phase: int) -> tuple[list[CallResult], list[float]]:
-    """Run the callers of one phase (a ramp or one rate); results and the server's CPU
-    seconds per step."""
+@dataclass
+class StepCpu:
+    """CPU seconds used during one step."""
+
+    server_user: float
+    server_system: float
+    server_main_thread: float
+    generator: float  # the agents' and callers' processes together
+    redis: float
+    load_average: float  # 1-minute load average at the step's end
+
+    @property
+    def server(self) -> float:
+        return self.server_user + self.server_system
+
+
+def run_phase(ctx: Any, args: argparse.Namespace, rates: list[float], server: Server,
+              phase: int, agents_pid: int) -> tuple[list[CallResult], list[StepCpu]]:
+    """Run the callers of one phase (a ramp or one rate); results and the CPU seconds of
+    the server, the load generator and Redis per step."""
     out = ctx.Queue()
     start_at = time.monotonic() + 3.0
     kiosks = [f"load-kiosk-{n}" for n in range(1, args.kiosks + 1)]
@@ -395,16 +539,28 @@ def run_phase(ctx: Any, ws_base: str, args: argparse.Namespace, rates: list[floa
         plan = Plan(index, args.procs, rates, args.step, start_at, kiosks[index::args.procs],
                     args.enterprise, (phase * args.procs + index) * 10_000_000,
                     compression=args.compression)
-        processes.append(ctx.Process(target=callers_process, args=(ws_base, plan, out)))
+        processes.append(ctx.Process(target=callers_process, args=(server.ws, plan, out)))
     for process in processes:
         process.start()
-    cpu: list[float] = []
+        if args.pin_generator:
+            subprocess.run(["taskset", "-a", "-p", "-c", args.pin_generator,
+                            str(process.pid)], check=True, stdout=subprocess.DEVNULL)
+
+    def reading() -> tuple[float, float, float, float, float]:
+        user, system = server.cpu()
+        generator = sum(sum(proc_cpu(pid)) for pid in
+                        [agents_pid, *(p.pid for p in processes if p.pid)])
+        return user, system, server.main_thread_cpu(), generator, server.redis_cpu()
+
+    cpu: list[StepCpu] = []
     time.sleep(max(0.0, start_at - time.monotonic()))
-    before = server.cpu_seconds()
+    before = reading()
     for step in range(len(rates)):
         time.sleep(max(0.0, start_at + (step + 1) * args.step - time.monotonic()))
-        now = server.cpu_seconds()
-        cpu.append(now - before)
+        now = reading()
+        user, system, main, generator, redis = (a - b for a, b in zip(now, before,
+                                                                        strict=True))
+        cpu.append(StepCpu(user, system, main, generator, redis, os.getloadavg()[0]))
         before = now
     results: list[CallResult] = []
     for _ in processes:
@@ -414,12 +570,16 @@ def run_phase(ctx: Any, ws_base: str, args: argparse.Namespace, rates: list[floa
     return results, cpu
 
 
-def summarize(results: list[CallResult], rate: float, cpu: float,
+def summarize(results: list[CallResult], rate: float, cpu: StepCpu,
               step_seconds: float) -> dict[str, Any]:
     answers = Counter(r.answer for r in results)
     rung = [r.rung_after for r in results if r.rung_after is not None]
     within = sum(1 for t in rung if t <= PROMISE)
     late = [r.late for r in results]
+    ended = sum(1 for r in results if r.ended)
+
+    def per_call(seconds: float) -> float | None:
+        return round(1000 * seconds / ended, 3) if ended else None
     return {
         "rate": rate, "requests": len(results),
         "rung_within_2s": within,
@@ -430,29 +590,69 @@ def summarize(results: list[CallResult], rate: float, cpu: float,
         "queued": answers["queued"], "busy": answers["busy"], "silent": answers["silent"],
         "connect_failed": answers["connect_failed"],
         "errors": {k: v for k, v in answers.items() if k.startswith("error:")},
-        "ended": sum(1 for r in results if r.ended),
+        "ended": ended,
         "kiosk": sum(1 for r in results if r.kind == "kiosk"),
         "enterprise": sum(1 for r in results if r.kind == "enterprise"),
         "generator_late_p99_ms": round((percentile(late, 99) or 0) * 1000, 1),
         # the load generator sent its requests on time: the step measured the server
         "generator_on_time": (percentile(late, 99) or 0) <= GENERATOR_SLACK,
-        "server_cpu_share": round(cpu / step_seconds, 2),
-        "server_cpu_ms_per_request": round(1000 * cpu / len(results), 2) if results else None,
+        "server_cpu_share": round(cpu.server / step_seconds, 3),
+        "server_cpu_ms_per_request": round(1000 * cpu.server / len(results), 3)
+        if results else None,
+        # per call that went all the way (queued, rung, connected, relayed, ended)
+        "server_cpu_ms_per_call": per_call(cpu.server),
+        "server_user_ms_per_call": per_call(cpu.server_user),
+        "server_system_ms_per_call": per_call(cpu.server_system),
+        "server_main_thread_ms_per_call": per_call(cpu.server_main_thread),
+        "generator_cpu_share": round(cpu.generator / step_seconds, 3),
+        "generator_cpu_ms_per_call": per_call(cpu.generator),
+        "redis_cpu_ms_per_call": per_call(cpu.redis),
+        "load_average": round(cpu.load_average, 2),
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def marginal_cpu(steps: list[dict[str, Any]], step_seconds: float) -> float | None:
+    """Server CPU ms per extra completed call: the least-squares slope of CPU seconds
+    against completed calls over the steps that ran no ``busy`` (the fixed costs, such
+    as queue snapshots to every agent each second, fall out)."""
+    points = [(float(s["ended"]), float(s["server_cpu_share"]) * step_seconds)
+              for s in steps if s["ended"] and not s["busy"]]
+    if len(points) < 2:
+        return None
+    mean_x = statistics.fmean(x for x, _ in points)
+    mean_y = statistics.fmean(y for _, y in points)
+    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    if not spread:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
+    return round(1000 * slope, 3)
+
+
+def run_ramp(args: argparse.Namespace, nodes: int, redis: bool) -> dict[str, Any]:
+    """The ramp (and the overload step) against a fresh server or cluster."""
     ctx = multiprocessing.get_context("spawn")
-    server = start_server(args)
+    load_before = os.getloadavg()
+    server = start_server(args, nodes, redis)
     ready, stop = ctx.Event(), ctx.Event()
     agents = ctx.Process(target=agents_process, args=(server.ws, server.secret, args.agents,
                                                       args.compression, ready, stop))
     agents.start()
+    profiler: subprocess.Popen[bytes] | None = None
     try:
         if not ready.wait(180):
             raise RuntimeError("the agents did not log in")
+        assert agents.pid is not None
+        if args.pin_generator:
+            subprocess.run(["taskset", "-a", "-p", "-c", args.pin_generator, str(agents.pid)],
+                           check=True, stdout=subprocess.DEVNULL)
         rates = [float(r) for r in args.rates.split(",")]
-        ramp, cpu = run_phase(ctx, server.ws, args, rates, server, 0)
+        if args.py_spy:
+            profiler = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "-p",
+                 str(server.pids[0]), "-r", "100", "--nonblocking", "--format", "raw",
+                 "-d", str(int(len(rates) * args.step + 3)), "-o", args.py_spy],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ramp, cpu = run_phase(ctx, args, rates, server, 0, agents.pid)
         steps = [summarize([r for r in ramp if r.step == n], rate, cpu[n], args.step)
                  for n, rate in enumerate(rates)]
         passing = [s["rate"] for s in steps if s["requests"] and s["generator_on_time"]
@@ -462,7 +662,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results = list(ramp)
         if best and not args.no_overload:
             time.sleep(args.step)  # let the ramp's last calls finish
-            double, cpu2 = run_phase(ctx, server.ws, args, [2 * best], server, 1)
+            double, cpu2 = run_phase(ctx, args, [2 * best], server, 1, agents.pid)
             overload = summarize(double, 2 * best, cpu2[0], args.step)
             results += double
     finally:
@@ -470,11 +670,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         agents.join(30)
         if agents.is_alive():
             agents.terminate()
+        if profiler is not None:
+            profiler.wait(60)
         stop_server(server)
     stored = stored_calls(server)
     queued = [r.call_id for r in results if r.answer == "queued" and r.call_id]
     lost = [c for c in queued if c not in stored]
     unfinished = [c for c in queued if c in stored and stored[c] not in (None, "ended")]
+    marginal = marginal_cpu(steps, args.step)
+    return {
+        "nodes": nodes, "redis": redis,
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "steps": steps, "best_rate": best, "overload": overload,
+        "server_marginal_cpu_ms_per_call": marginal,
+        # one core's worth of calls at the marginal cost (fixed costs left out)
+        "projected_calls_per_core": round(1000 / marginal) if marginal else None,
+        "queued_total": len(queued), "lost_records": len(lost),
+        "records_not_ended": len(unfinished),
+    }
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [int(n) for n in str(args.nodes).split(",")]
+    if not args.redis and sizes != [1]:
+        raise SystemExit("--nodes other than 1 needs --redis (a cluster)")
+    runs = [run_ramp(args, nodes, args.redis) for nodes in sizes]
     report: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
@@ -482,28 +703,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "agents": args.agents, "kiosks": args.kiosks, "caller_processes": args.procs,
         "enterprise_share": args.enterprise, "step_seconds": args.step,
         "compression": args.compression or "off",
-        "steps": steps, "best_rate": best, "overload": overload,
-        "queued_total": len(queued), "lost_records": len(lost),
-        "records_not_ended": len(unfinished),
+        "pin_server": args.pin_server, "pin_generator": args.pin_generator,
+        **runs[0],
     }
+    if len(runs) > 1 or args.redis:
+        report["runs"] = runs
     return report
 
 
 def print_table(report: dict[str, Any]) -> None:
-    print(f"{'rate/s':>7} {'requests':>8} {'rung<=2s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'busy':>6} {'errors':>7} {'silent':>6} {'srv cpu':>7} {'ms/req':>7} "
-          f"{'gen late':>8}")
-    rows = report["steps"] + ([report["overload"]] if report["overload"] else [])
-    for s in rows:
-        share = 100 * (s["rung_within_2s_share"] or 0)
-        print(f"{s['rate']:>7.0f} {s['requests']:>8} {share:>8.2f}% {s['ring_p50_ms'] or 0:>8}"
-              f" {s['ring_p99_ms'] or 0:>8} {s['busy']:>6} "
-              f"{sum(s['errors'].values()):>7} {s['silent']:>6} {s['server_cpu_share']:>7} "
-              f"{s['server_cpu_ms_per_request'] or 0:>7} {s['generator_late_p99_ms']:>8}"
-              + ("" if s["generator_on_time"] else "  (generator late)"))
-    print(f"best rate with >= 99.9 % rung within 2 s: {report['best_rate']:.0f}/s; "
-          f"lost records: {report['lost_records']} of {report['queued_total']} queued; "
-          f"not ended: {report['records_not_ended']}")
+    for run_ in report.get("runs", [report]):
+        where = (f"cluster of {run_['nodes']} node(s) on Redis" if run_["redis"]
+                 else "one embedded server")
+        print(f"{where}; load average before {run_['load_average_before']}, after "
+              f"{run_['load_average_after']}")
+        print(f"{'rate/s':>7} {'requests':>8} {'rung<=2s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'busy':>6} {'errors':>7} {'silent':>6} {'ended':>6} {'srv cpu':>7} "
+              f"{'ms/call':>7} {'gen cpu':>7} {'gen ms':>7} {'gen late':>8} {'load':>5}")
+        rows = run_["steps"] + ([run_["overload"]] if run_["overload"] else [])
+        for s in rows:
+            share = 100 * (s["rung_within_2s_share"] or 0)
+            print(f"{s['rate']:>7.0f} {s['requests']:>8} {share:>8.2f}% "
+                  f"{s['ring_p50_ms'] or 0:>8} {s['ring_p99_ms'] or 0:>8} {s['busy']:>6} "
+                  f"{sum(s['errors'].values()):>7} {s['silent']:>6} {s['ended']:>6} "
+                  f"{s['server_cpu_share']:>7} {s['server_cpu_ms_per_call'] or 0:>7} "
+                  f"{s['generator_cpu_share']:>7} {s['generator_cpu_ms_per_call'] or 0:>7} "
+                  f"{s['generator_late_p99_ms']:>8} {s['load_average']:>5}"
+                  + ("" if s["generator_on_time"] else "  (generator late)"))
+        print(f"best rate with >= 99.9 % rung within 2 s: {run_['best_rate']:.0f}/s; "
+              f"server CPU per extra call {run_['server_marginal_cpu_ms_per_call']} ms "
+              f"(one core: ~{run_['projected_calls_per_core']} calls/s); "
+              f"lost records: {run_['lost_records']} of {run_['queued_total']} queued; "
+              f"not ended: {run_['records_not_ended']}")
 
 
 def main() -> None:
@@ -522,6 +753,20 @@ def main() -> None:
     parser.add_argument("--no-overload", action="store_true",
                         help="skip the run at twice the best rate")
     parser.add_argument("--server-root", help="source tree to run the server from")
+    parser.add_argument("--redis", action="store_true",
+                        help="run the server as a cluster on a throwaway redis-server")
+    parser.add_argument("--nodes", default="1",
+                        help="with --redis: cluster sizes to run side by side, e.g. 1,3")
+    parser.add_argument("--postgres", default="postgres@127.0.0.1:5432",
+                        help="with --redis: user@host:port of a PostgreSQL server where "
+                        "a throwaway database is made for the nodes")
+    parser.add_argument("--pin-server", metavar="CPUS",
+                        help="run the server(s) on these CPUs (taskset -c), e.g. 0")
+    parser.add_argument("--pin-generator", metavar="CPUS",
+                        help="run the agents' process on these CPUs, e.g. 1")
+    parser.add_argument("--py-spy", metavar="FILE",
+                        help="record a py-spy profile (raw format) of the first server "
+                        "during the ramp")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args()
     report = run(args)
