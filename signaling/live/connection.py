@@ -1,13 +1,17 @@
 """One client's outbound side: a bounded outbox drained by the transport's writer task.
 
 The hub only ever calls ``send`` (never awaits a socket), so a slow client cannot stall
-routing for everyone else; a client that falls too far behind is closed instead.
+routing for everyone else; a client that falls too far behind is closed instead. When the
+transport can write at once (nothing queued, the socket not backed up) it gives the
+connection a synchronous ``direct`` writer, and a message goes out without waking the
+writer task; otherwise it waits in the outbox, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -48,6 +52,10 @@ class Connection:
     #: empty, and there are 10,000 of them
     outbox: list[dict[str, Any] | str | Close] = field(default_factory=list)
     _ready: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
+    #: the transport's synchronous writer: writes a message (or frame) now and returns
+    #: True, or returns False when it cannot (socket backed up or closing); used only
+    #: while the outbox is empty, so nothing overtakes what is queued
+    direct: Callable[[dict[str, Any] | str], bool] | None = field(default=None, repr=False)
     closed: bool = False
     #: caller: the call this socket is bound to, and the last one (for the rating)
     call_id: str | None = None
@@ -65,6 +73,8 @@ class Connection:
         disconnected."""
         if self.closed:
             return
+        if not self.outbox and self.direct is not None and self.direct(message):
+            return
         if len(self.outbox) >= self.outbox_size:
             self.close(1013, "client too slow")
             return
@@ -80,11 +90,16 @@ class Connection:
         self._wake()
 
     async def next_outgoing(self) -> dict[str, Any] | str | Close:
-        """The oldest item of the outbox, once there is one (the writer's only read)."""
+        """The oldest item of the outbox, once there is one; it stays there (so no direct
+        write overtakes it) until the writer calls ``written``."""
         while not self.outbox:
             self._ready = asyncio.get_running_loop().create_future()
             await self._ready
-        return self.outbox.pop(0)
+        return self.outbox[0]
+
+    def written(self) -> None:
+        """The writer is done with the oldest item."""
+        del self.outbox[0]
 
     def _wake(self) -> None:
         if self._ready is not None and not self._ready.done():

@@ -818,7 +818,12 @@ class Hub:
     async def relay(self, conn: Connection, message: p.Sdp | p.Ice | RelayFrame) -> None:
         """Pass SDP/ICE to the other party of the sender's own session, and nowhere else:
         authorize, then forward the frame as it was serialized once (``relay_frame``)."""
-        session = self.sessions.get(message.call_id)
+        self.relay_now(conn, message if isinstance(message, RelayFrame)
+                       else RelayFrame.from_model(message))
+
+    def relay_now(self, conn: Connection, frame: RelayFrame) -> None:
+        """``relay``, synchronously: the transport's fast lane calls it as a frame arrives."""
+        session = self.sessions.get(frame.call_id)
         if session is None:
             raise HubError("not_in_session", "no live session with this call id")
         if conn.role == "caller":
@@ -829,7 +834,6 @@ class Hub:
             if conn.agent_id != session.agent_id:
                 raise HubError("not_in_session", "you are not a party of this session")
             to = "caller"
-        frame = message if isinstance(message, RelayFrame) else RelayFrame.from_model(message)
         self.deliver_to_party(session, to, frame.text)
 
     def deliver_to_party(self, session: LiveSession, party: str, frame: str) -> None:

@@ -2,6 +2,8 @@
 
 Thin on purpose: every decision is the hub's. Every message gets either its effect or an
 ``error`` reply with a code; the socket is never dropped without a close code and reason.
+Under uvicorn (``uvicorn_ws_options``) relayed SDP/ICE of a live session's parties take a
+fast lane (``fast_lane``, ``SocketLane``) with the same checks, in arrival order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from ..live.ratelimit import TokenBucket
 from ..live.sessions import HubError
 from ..relay_frame import RelayFrame, encode, read_relay
 from ..routing.model import RoutingError
+from ..settings import Settings
+from .fast_lane import SCOPE_KEY, FastLaneProtocol
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,12 @@ def uvicorn_ws_options(max_message_bytes: int) -> dict[str, Any]:
     with ``message_too_large`` instead of a dropped socket. No permessage-deflate: our
     messages are a few hundred bytes (an SDP a few KB, once per call), and each deflate
     socket holds ~37 KiB of zlib state and compresses every frame (docs/benchmarks.md).
+    The protocol is uvicorn's ``websockets-sansio`` with the relay fast lane.
     """
-    return {"ws_max_size": 4 * max_message_bytes, "ws_per_message_deflate": False}
+    return {"ws": FastLaneProtocol, "ws_max_size": 4 * max_message_bytes,
+            "ws_per_message_deflate": False}
+
+
 Handler = Callable[[Connection, p.Message], Awaitable[None]]
 
 
@@ -62,6 +70,70 @@ async def _write_loop(ws: WebSocket, conn: Connection) -> None:
                            "text": item if type(item) is str else encode(item)})
         except Exception:  # the peer is gone; the reader notices and cleans up
             return
+        conn.written()
+
+
+class Budget:
+    """One socket's message and byte token buckets, shared by its reader and its lane."""
+
+    def __init__(self, settings: Settings, now: float) -> None:
+        self.messages = TokenBucket(settings.rate_limit_per_second,
+                                    settings.rate_limit_burst, now)
+        self.bytes = TokenBucket(settings.rate_limit_bytes_per_second,
+                                 settings.rate_limit_bytes_burst, now)
+
+    def within(self, size: int, now: float) -> bool:
+        """Spend a message and ``size`` bytes if both buckets hold them, else change
+        nothing: the reader then charges the frame, counts the violation and answers."""
+        messages, bytes_ = self.messages, self.bytes
+        message_tokens = min(messages.burst,
+                             messages.tokens + (now - messages.updated) * messages.rate)
+        byte_tokens = min(bytes_.burst, bytes_.tokens + (now - bytes_.updated) * bytes_.rate)
+        if message_tokens < 1.0 or byte_tokens < size:
+            return False
+        messages.tokens, messages.updated = message_tokens - 1.0, now
+        bytes_.tokens, bytes_.updated = byte_tokens - size, now
+        return True
+
+
+class SocketLane:
+    """The app's side of a socket's fast lane (``fast_lane.FastLaneProtocol``): it takes
+    an SDP/ICE frame from a party of a live session when ``read_relay`` accepts it and the
+    budget holds it, and relays it as the reader would; anything else stays the reader's."""
+
+    __slots__ = ("hub", "conn", "budget", "limit", "clock", "idle")
+
+    def __init__(self, hub: Hub, conn: Connection, budget: Budget,
+                 clock: Callable[[], float]) -> None:
+        self.hub = hub
+        self.conn = conn
+        self.budget = budget
+        self.limit = hub.settings.max_message_bytes
+        self.clock = clock
+        #: the reader is waiting for a frame and holds none (set and cleared by it)
+        self.idle = False
+
+    def take(self, text: str) -> bool:
+        conn = self.conn
+        if conn.closed or (conn.call_id if conn.role is Role.CALLER
+                           else conn.agent_id) is None:
+            return False
+        frame = read_relay(text, self.limit)
+        if frame is None:
+            return False
+        now = self.clock()
+        if not self.budget.within(len(text) if text.isascii() else len(text.encode()), now):
+            return False
+        conn.received_at = now
+        try:
+            self.hub.relay_now(conn, frame)
+        except HubError as exc:
+            conn.send(p.error(exc.code, exc.message, in_reply_to=frame.type, **exc.fields))
+        except Exception:
+            log.exception("handling %s failed", frame.type)
+            conn.send(p.error("internal_error", "the server could not handle this "
+                              "message; nothing was changed"))
+        return True
 
 
 def client_address(ws: WebSocket) -> str:
@@ -100,13 +172,19 @@ async def serve_socket(ws: WebSocket, hub: Hub, role: Role) -> None:
 async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> None:
     settings = hub.settings
     conn = Connection(role, address=address)
-    writer = asyncio.create_task(_write_loop(ws, conn))
     parse: Parser = p.parse_caller_message if role is Role.CALLER else p.parse_agent_message
     handle: Handler = hub.caller_message if role is Role.CALLER else hub.agent_message
     loop = asyncio.get_running_loop()
-    bucket = TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst, loop.time())
-    byte_bucket = TokenBucket(settings.rate_limit_bytes_per_second,
-                              settings.rate_limit_bytes_burst, loop.time())
+    budget = Budget(settings, loop.time())
+    bucket, byte_bucket = budget.messages, budget.bytes
+    lane = SocketLane(hub, conn, budget, loop.time)
+    # Under uvicorn with our protocol class: writes skip the writer task while nothing is
+    # queued, and relay frames take the lane (absent under other servers: all as before).
+    protocol = (ws.scope.get("extensions") or {}).get(SCOPE_KEY, {}).get("protocol")
+    if isinstance(protocol, FastLaneProtocol):
+        conn.direct = protocol.write_now
+        protocol.lane = lane
+    writer = asyncio.create_task(_write_loop(ws, conn))
     violations = byte_violations = 0
     auth_failures = 0
     auth_deadline = loop.time() + AUTH_TIMEOUT
@@ -118,6 +196,7 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
                 timeout = max(0.0, auth_deadline - loop.time())
             elif role is Role.CALLER and conn.call_id is None:
                 timeout = CALLER_IDLE_TIMEOUT
+            lane.idle = True
             try:
                 if timeout is None:
                     frame = await ws.receive()
@@ -131,6 +210,7 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
                 else:
                     conn.close(1000, "idle without a call")
                 break
+            lane.idle = False
             conn.received_at = loop.time()
             if frame["type"] == "websocket.disconnect":
                 break
@@ -184,6 +264,10 @@ async def _serve_admitted(ws: WebSocket, hub: Hub, role: Role, address: str) -> 
     except WebSocketDisconnect:
         pass
     finally:
+        lane.idle = False
+        if isinstance(protocol, FastLaneProtocol):
+            protocol.lane = None
+            conn.direct = None
         try:
             if role is Role.CALLER:
                 hub.caller_disconnected(conn)
