@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from json.encoder import encode_basestring
+from json.scanner import make_scanner
 from typing import Any, NamedTuple
 
 from . import protocol as p
@@ -38,6 +40,10 @@ _VERSION = p.PROTOCOL_VERSION
 _SDP_HEAD = f'{{"type": "sdp", "v": {_VERSION}, "call_id": "'
 _ICE_HEAD = f'{{"type": "ice", "v": {_VERSION}, "call_id": "'
 _MAX_DEPTH = p.MAX_JSON_DEPTH
+#: json's own C scanner, without ``json.loads``' wrapper (a message with whitespace around
+#: it is left to the strict path)
+_scan: Callable[[str, int], tuple[Any, int]] = make_scanner(
+    json.JSONDecoder())  # type: ignore[arg-type]  # (typeshed has the class as its argument)
 
 
 class RelayFrame(NamedTuple):
@@ -105,10 +111,10 @@ def read_relay(raw: str | bytes, limit: int) -> RelayFrame | None:
     if raw.count("{") + raw.count("[") > _MAX_DEPTH:
         return None
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data, end = _scan(raw, 0)
+    except (ValueError, StopIteration):
         return None
-    if type(data) is not dict:
+    if type(data) is not dict or end != len(raw):
         return None
     kind = data.get("type")
     call_id = data.get("call_id")
