@@ -12,8 +12,9 @@ ICE candidates; directions alternate.
 Load is open-loop at each rate (messages are sent on schedule, whether or not earlier ones
 have arrived). Latency is send -> arrival at the other party, on one clock. CPU per message
 is the server process's utime+stime (``/proc/<pid>/stat``) over the measured window divided
-by the messages relayed in it. Our server runs with its abuse limits raised (the rate
-limiter still runs on every message), as one pair sends 2,000 messages/s each way.
+by the messages relayed in it (and each of the two apart: user space and kernel). Our
+server runs with its abuse limits raised (the rate limiter still runs on every message), as
+one pair sends 2,000 messages/s each way.
 
     python bench/relay_peerjs.py [--rates 1000,4000] [--seconds 5] [--json]
 """
@@ -110,11 +111,16 @@ def free_port() -> int:
         return port
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads (``/proc/<pid>/stat`` fields 14, 15)."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """utime and stime of a process, all its threads (``/proc/<pid>/stat`` fields 14, 15)."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, all its threads."""
+    return sum(cpu_times(pid))
 
 
 def wait_http(url: str, seconds: float = 60.0) -> None:
@@ -318,7 +324,7 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
     latencies: list[float] = []
     done = asyncio.Event()
     arrived = 0
-    cpu: dict[str, float] = {}
+    cpu: dict[str, tuple[float, float]] = {}
 
     async def receive(ws: ClientConnection) -> None:
         nonlocal arrived
@@ -331,7 +337,7 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
                 latencies.append((now - sent_at.pop(seq)) * 1000)
             arrived += 1
             if seq == warm - 1 or (warm == 0 and seq == 0):
-                cpu.setdefault("start", cpu_seconds(pid))
+                cpu.setdefault("start", cpu_times(pid))
             if arrived == total:
                 done.set()
 
@@ -358,14 +364,16 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
         errors = [task.exception() for task in readers if task.done()]
         failure = f"{arrived} of {total} arrived" + (f"; {errors[0]}" if errors else "")
     finally:
-        cpu_end = cpu_seconds(pid)
+        cpu_end = cpu_times(pid)
         for task in readers:
             task.cancel()
     if not latencies:
         return {"rate": rate, "messages": 0, "lost": total - arrived, "failed": failure}
     elapsed = time.perf_counter() - window_began
     measured = len(latencies)
-    cpu_used = cpu_end - cpu.get("start", cpu_end)
+    user, system = (end - start for end, start in zip(cpu_end, cpu.get("start", cpu_end),
+                                                      strict=True))
+    cpu_used = user + system
     return {
         "rate": rate, "messages": measured, "lost": total - arrived,
         "achieved_rate": round(measured / elapsed),
@@ -374,6 +382,8 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
         "p99_ms": round(percentile(latencies, 99), 3),
         "max_ms": round(max(latencies), 2),
         "cpu_us_per_message": round(cpu_used / measured * 1e6, 1),
+        "user_us_per_message": round(user / measured * 1e6, 1),
+        "system_us_per_message": round(system / measured * 1e6, 1),
         "server_cpu_share": round(cpu_used / elapsed, 3),
         **({"failed": failure} if failure else {}),
     }
