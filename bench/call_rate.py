@@ -76,6 +76,9 @@ TARGET = 0.999
 #: a step whose requests were sent later than this (p99) behind schedule measured the
 #: load generator, not the server: it cannot count as passed
 GENERATOR_SLACK = 0.25
+#: agents logging in at once (a cluster node's Redis pool, 100 connections, ran out with
+#: 50 at once: each login appends entries, one connection each while in flight)
+LOGIN_BATCH = 20
 #: how long a caller waits for any answer / for ``ringing`` / for ``ended`` (seconds)
 ANSWER_TIMEOUT = 30.0
 SKILLS = ["water", "electricity", "gas", "tax", "social-security", "citizen-card"]
@@ -263,6 +266,7 @@ def start_server(args: argparse.Namespace, nodes: int = 1, redis: bool = False) 
             _wait_listening(process, port)  # one after the other: the first seeds
         except RuntimeError:
             stop_server(server)
+            drop_database(server)
             raise
     return server
 
@@ -280,9 +284,30 @@ def stop_server(server: Server) -> None:
         server.redis.close()
 
 
+def drop_database(server: Server) -> None:
+    """Drop a cluster's throwaway database (after the run, or a failed start)."""
+    if server.database_url is not None and server.drop_database is not None:
+        asyncio.run(_postgres(url_of_postgres(server.database_url),
+                              f'DROP DATABASE IF EXISTS "{server.drop_database}" WITH (FORCE)'))
+        server.drop_database = None
+
+
+def journaled_calls(data_dir: Path) -> dict[str, str | None]:
+    """call id -> last phase of the writes left in the nodes' call-record journals (what a
+    node stopped with, not yet in the database: its next start writes them)."""
+    found: dict[str, str | None] = {}
+    for path in data_dir.rglob("call-records.journal"):
+        for line in path.read_bytes().splitlines():
+            try:
+                entry = json.loads(line)
+                found[entry["c"]] = entry["f"].get("phase", found.get(entry["c"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return found
+
+
 def stored_calls(server: Server) -> dict[str, str | None]:
-    """call id -> phase of every row of the calls table (then the throwaway database of
-    a cluster is dropped)."""
+    """call id -> phase of every row of the calls table."""
     database_url = server.database_url
     if database_url is not None:
         import asyncpg
@@ -295,12 +320,7 @@ def stored_calls(server: Server) -> dict[str, str | None]:
             finally:
                 await connection.close()
             return {row["id"]: row["phase"] for row in rows}
-        try:
-            return asyncio.run(read())
-        finally:
-            asyncio.run(_postgres(url_of_postgres(database_url),
-                                  f'DROP DATABASE IF EXISTS "{server.drop_database}" '
-                                  "WITH (FORCE)"))
+        return asyncio.run(read())
     with sqlite3.connect(server.data_dir / "cloud-agent.db") as db:
         columns = {row[1] for row in db.execute("PRAGMA table_info(calls)")}
         query = "SELECT id, phase FROM calls" if "phase" in columns else \
@@ -349,11 +369,19 @@ async def run_agents(ws_bases: list[str], secret: str, count: int, compression: 
 
     events = [asyncio.Event() for _ in range(count)]
     tasks: list[asyncio.Task[None]] = []
-    for number in range(count):
-        tasks.append(asyncio.create_task(agent(number + 1, events[number])))
-        if number % 50 == 49:
-            await asyncio.sleep(0.05)  # no thundering herd of handshakes
-    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in events)), 120)
+    for start in range(0, count, LOGIN_BATCH):  # no thundering herd of logins: a batch
+        batch = range(start, min(count, start + LOGIN_BATCH))  # at a time, each ready
+        tasks.extend(asyncio.create_task(agent(number + 1, events[number]))
+                     for number in batch)
+        waiting: list[asyncio.Future[Any]] = [
+            asyncio.gather(*(events[number].wait() for number in batch)), *tasks]
+        await asyncio.wait(waiting, timeout=120, return_when=asyncio.FIRST_COMPLETED)
+        failed = [t for t in tasks if t.done()]
+        if failed:
+            failed[0].result()  # an agent socket died while logging in: surface why
+            raise RuntimeError("an agent socket closed while logging in")
+        if not all(events[number].is_set() for number in batch):
+            raise TimeoutError("agents did not log in within 120 s")
     ready.set()
     while not stop.is_set():
         await asyncio.sleep(0.2)
@@ -633,6 +661,15 @@ def run_ramp(args: argparse.Namespace, nodes: int, redis: bool) -> dict[str, Any
     ctx = multiprocessing.get_context("spawn")
     load_before = os.getloadavg()
     server = start_server(args, nodes, redis)
+    try:
+        return ramp_on(server, args, ctx, load_before)
+    finally:
+        drop_database(server)
+
+
+def ramp_on(server: Server, args: argparse.Namespace, ctx: Any,
+            load_before: tuple[float, float, float]) -> dict[str, Any]:
+    nodes, redis = len(server.processes), server.redis is not None
     ready, stop = ctx.Event(), ctx.Event()
     agents = ctx.Process(target=agents_process, args=(server.ws, server.secret, args.agents,
                                                       args.compression, ready, stop))
@@ -677,6 +714,7 @@ def run_ramp(args: argparse.Namespace, nodes: int, redis: bool) -> dict[str, Any
     queued = [r.call_id for r in results if r.answer == "queued" and r.call_id]
     lost = [c for c in queued if c not in stored]
     unfinished = [c for c in queued if c in stored and stored[c] not in (None, "ended")]
+    journaled = journaled_calls(server.data_dir)
     marginal = marginal_cpu(steps, args.step)
     return {
         "nodes": nodes, "redis": redis,
@@ -688,6 +726,9 @@ def run_ramp(args: argparse.Namespace, nodes: int, redis: bool) -> dict[str, Any
         "projected_calls_per_core": round(1000 / marginal) if marginal else None,
         "queued_total": len(queued), "lost_records": len(lost),
         "records_not_ended": len(unfinished),
+        # of those, still in a node's call-record journal (the next start writes them)
+        "lost_records_in_journal": sum(1 for c in lost if c in journaled),
+        "not_ended_in_journal": sum(1 for c in unfinished if journaled.get(c) == "ended"),
     }
 
 
@@ -733,8 +774,10 @@ def print_table(report: dict[str, Any]) -> None:
         print(f"best rate with >= 99.9 % rung within 2 s: {run_['best_rate']:.0f}/s; "
               f"server CPU per extra call {run_['server_marginal_cpu_ms_per_call']} ms "
               f"(one core: ~{run_['projected_calls_per_core']} calls/s); "
-              f"lost records: {run_['lost_records']} of {run_['queued_total']} queued; "
-              f"not ended: {run_['records_not_ended']}")
+              f"lost records: {run_['lost_records']} of {run_['queued_total']} queued "
+              f"({run_['lost_records_in_journal']} in a journal); "
+              f"not ended: {run_['records_not_ended']} "
+              f"({run_['not_ended_in_journal']} ended in a journal)")
 
 
 def main() -> None:
