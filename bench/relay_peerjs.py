@@ -10,11 +10,13 @@ the same SDP and candidate texts. Every tenth message is an SDP (about 2.4 KB), 
 ICE candidates; directions alternate.
 
 Load is open-loop at each rate (messages are sent on schedule, whether or not earlier ones
-have arrived). Latency is send -> arrival at the other party, on one clock. CPU per message
-is the server process's utime+stime (``/proc/<pid>/stat``) over the measured window divided
-by the messages relayed in it (and each of the two apart: user space and kernel). Our
-server runs with its abuse limits raised (the rate limiter still runs on every message), as
-one pair sends 2,000 messages/s each way.
+have arrived; how late the client itself was against that schedule is reported too, as on
+a busy machine its delays are in every server's latency). Latency is send -> arrival at
+the other party, on one clock. CPU per message is the server process's utime+stime
+(``/proc/<pid>/stat``) over the measured window divided by the messages relayed in it (and
+each of the two apart: user space and kernel). Our server runs with its abuse limits
+raised (the rate limiter still runs on every message), as one pair sends 2,000 messages/s
+each way.
 
     python bench/relay_peerjs.py [--rates 1000,4000] [--seconds 5] [--json]
 """
@@ -322,6 +324,9 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
     total = warm + int(rate * seconds)
     sent_at: dict[int, float] = {}
     latencies: list[float] = []
+    #: how late the client sent each measured message against its schedule: on a busy
+    #: machine the client's own delays show up in both servers' latencies
+    late: list[float] = []
     done = asyncio.Event()
     arrived = 0
     cpu: dict[str, tuple[float, float]] = {}
@@ -350,6 +355,8 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
             await asyncio.sleep(delay)
         if seq == warm:
             window_began = time.perf_counter()
+        if seq >= warm:
+            late.append((time.perf_counter() - due) * 1000)
         from_a = seq % 2 == 0
         frame = pair.encode(from_a, seq, seq % 10 == 0)
         sent_at[seq] = time.perf_counter()
@@ -385,6 +392,8 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
         "user_us_per_message": round(user / measured * 1e6, 1),
         "system_us_per_message": round(system / measured * 1e6, 1),
         "server_cpu_share": round(cpu_used / elapsed, 3),
+        "client_late_p50_ms": round(statistics.median(late), 3) if late else None,
+        "client_late_p90_ms": round(percentile(late, 90), 3) if late else None,
         **({"failed": failure} if failure else {}),
     }
 
