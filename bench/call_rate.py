@@ -82,8 +82,18 @@ LOGIN_BATCH = 20
 #: how long a caller waits for any answer / for ``ringing`` / for ``ended`` (seconds)
 ANSWER_TIMEOUT = 30.0
 SKILLS = ["water", "electricity", "gas", "tax", "social-security", "citizen-card"]
-#: what a queue snapshot's frame has near its start (the agents skip parsing those)
-_SNAPSHOT = '"queue_snapshot"'
+#: frames the load generator need not parse (it reads their type off the frame's start):
+#: queue figures, session documents (the largest frames), positions, console states
+_SKIPPED = frozenset({"queue_snapshot", "session_document", "position", "pong"})
+
+
+def frame_type(raw: str | bytes) -> str | None:
+    """The ``type`` of a server frame from its first bytes (the server writes ``type``
+    first), or ``None`` when it does not start that way."""
+    if isinstance(raw, str) and raw.startswith('{"type": "'):
+        end = raw.find('"', 10)
+        return raw[10:end] if end > 0 else None
+    return None
 SDP_OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=bench\r\nt=0 0\r\n"}
 SDP_ANSWER = {"type": "answer", "sdp": "v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=bench\r\nt=0 0\r\n"}
 CANDIDATES = [{"candidate": f"candidate:{n} 1 udp 2122260223 192.0.2.{n} 5{n}000 typ host",
@@ -343,8 +353,8 @@ async def run_agents(ws_bases: list[str], secret: str, count: int, compression: 
             await ws.send(json.dumps({"type": "auth", "token": token}))
             await ws.send(json.dumps({"type": "set_status", "status": "ready"}))
             async for raw in ws:
-                if isinstance(raw, str) and _SNAPSHOT in raw[:40]:
-                    continue  # a second's queue figures: nothing to do (a lean generator)
+                if frame_type(raw) in _SKIPPED:
+                    continue  # nothing to do with it: a leaner generator
                 message = json.loads(raw)
                 kind = message["type"]
                 call_id = message.get("call_id")
@@ -479,6 +489,8 @@ async def run_callers(ws_bases: list[str], plan: Plan) -> list[CallResult]:
             deadline = sent + ANSWER_TIMEOUT
             while True:
                 raw = await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic()))
+                if frame_type(raw) in _SKIPPED or frame_type(raw) in ("sdp", "ice"):
+                    continue
                 message = json.loads(raw)
                 kind = message["type"]
                 if kind == "queued":
