@@ -27,12 +27,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from . import keys
+from .client import blocking_pool_like
 from .codec import CODEC_VERSION, CodecError, dump_entry, load_entry, tick_entry
 from .machine import LogUnavailable, StateMachine, StreamId, format_id, id_time, parse_id
 
@@ -503,9 +504,8 @@ def _client_like(redis: Redis, *, socket_timeout: float | None) -> Redis:
     pool = redis.connection_pool
     kwargs = {k: v for k, v in pool.connection_kwargs.items()
               if k not in _DROPPED_KWARGS and not k.startswith(("maint_notifications", "orig_"))}
-    return Redis(connection_pool=ConnectionPool(
-        connection_class=pool.connection_class, socket_timeout=socket_timeout,
-        retry=Retry(NoBackoff(), 0), **kwargs))
+    return Redis(connection_pool=blocking_pool_like(
+        redis, socket_timeout=socket_timeout, retry=Retry(NoBackoff(), 0), **kwargs))
 
 
 def _text(value: Any) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, KeysView
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,10 @@ ENDED_RECORD_WAIT = 2.0
 UPDATE_RECORD_WAIT = 5.0
 #: how long a caller away when its call ended can still learn so with its resume token
 ENDED_TOKEN_TTL = 120.0
+#: seconds of record writes every cluster node keeps, leader or not, for a new leader of
+#: the router to write again (``replay_recent_records``)
+RECENT_RECORDS_SPAN = 15.0
+RECENT_RECORDS_MAX = 200_000
 
 
 
@@ -177,6 +182,8 @@ class Hub:
         self._last_snapshot: dict[str, Any] | None = None
         self._wall_offset = 0.0
         self._batch_queued: set[str] = set()
+        #: (engine time, router, call id, fields) of recent record writes (cluster only)
+        self._recent_records: deque[tuple[float, str, str, dict[str, Any]]] = deque()
         #: call-record writes: batched, journaled, on a database engine of their own
         self.record_writer = RecordWriter(db.url, Path(settings.data_dir))
         #: session-draft saves: coalesced per call, batched, on an engine of their own
@@ -624,7 +631,8 @@ class Hub:
                                     RATING_WINDOW)
                 # Once the caller sees 'ended', the record says so (a crash cannot lose it).
                 self.background_task(self._send_when_recorded(
-                    info.connection, action.call_id, {**message, "rating_token": rating_token}))
+                    info.connection, action.call_id, {**message, "rating_token": rating_token},
+                    self.router))
                 info.connection.call_id = None
                 info.connection.last_call_id = action.call_id
         if action.agent_id is not None:
@@ -667,9 +675,31 @@ class Hub:
             return
         if self.cluster is not None:
             router = self.router if self.applying else self.router_of_call(call_id)
+            self._remember_record(router, call_id, fields)
             if not self.cluster.leads(router):
                 return
         self.record_writer.record(call_id, **fields)
+
+    def _remember_record(self, router: str, call_id: str, fields: dict[str, Any]) -> None:
+        recent, now = self._recent_records, self.now()
+        recent.append((now, router, call_id, fields))
+        while recent and (recent[0][0] < now - RECENT_RECORDS_SPAN
+                          or len(recent) > RECENT_RECORDS_MAX):
+            recent.popleft()
+
+    def replay_recent_records(self, router: str) -> int:
+        """A router's new leader writes again the record writes of its last
+        ``RECENT_RECORDS_SPAN`` seconds, in order (idempotent: a final phase is never
+        overwritten). Without this, what the router's entries asked for while no node
+        held its lease (the last leader's lapsed under load, or it died with writes in
+        flight) was never written: calls queued and ended in such a moment had no record
+        at all (bench/call_rate.py against a cluster at capacity)."""
+        replayed = 0
+        for _, owner, call_id, fields in list(self._recent_records):
+            if owner == router:
+                self.record_writer.record(call_id, **fields)
+                replayed += 1
+        return replayed
 
     def rewrite_live_records(self, router: str) -> None:
         """Write every live call's record of ``router`` as the replica has it (its new
@@ -777,10 +807,23 @@ class Hub:
         self.background_task(tell())
 
     async def _send_when_recorded(self, conn: Connection, call_id: str,
-                                  message: dict[str, Any]) -> None:
+                                  message: dict[str, Any], router: str) -> None:
         """Send the caller's ``ended`` once the call's record is in the database; if the
         database is failing, once it is in the journal (as crash-safe); at most after
-        ``ENDED_RECORD_WAIT``."""
+        ``ENDED_RECORD_WAIT``. On a cluster node that does not lead the call's router (so
+        writes nothing itself), once the database has the record as ended."""
+        if self.cluster is not None and not self.cluster.leads(router):
+            deadline = time.monotonic() + ENDED_RECORD_WAIT
+            while time.monotonic() < deadline:
+                record = await self.call_records.get(call_id)
+                if record is not None and record.phase in FINAL_PHASES:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                log.warning("record of call %s not ended in the database within %.0f s; "
+                            "'ended' sent anyway", call_id, ENDED_RECORD_WAIT)
+            conn.send(message)
+            return
         level = await self.record_writer.durable(call_id, ENDED_RECORD_WAIT)
         if level is None:
             log.warning("record of call %s not even journaled within %.0f s; 'ended' sent "

@@ -38,9 +38,9 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from ..cluster.client import cluster_redis
 from ..cluster.log import PartitionLog
 from ..cluster.machine import LogUnavailable
 from .sessions import HubError
@@ -82,8 +82,8 @@ class ClusterNode:
         self.ns = "ca" + settings.redis_namespace
         #: one pool for everything: an XREAD BLOCK holds one of its connections (blocks
         #: stay well inside the read timeout)
-        self.redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=2,
-                                       socket_timeout=10)
+        self.redis = cluster_redis(settings.redis_url, socket_connect_timeout=2,
+                                   socket_timeout=10)
         #: one log per router (``default`` first)
         self.logs: dict[str, PartitionLog] = {
             name: PartitionLog(self.redis, self.ns, name, self.node_id,
@@ -127,7 +127,10 @@ class ClusterNode:
         (the last leader may have died with writes in flight; the upserts are
         idempotent)."""
         if leader:
+            replayed = self.hub.replay_recent_records(router)
             self.hub.rewrite_live_records(router)
+            log.info("cluster node %s leads router %s: %d recent record writes replayed",
+                     self.node_id, router, replayed)
 
     def _on_resync(self, router: str) -> None:
         """A router's state was reloaded from a snapshot (start, or after a Redis

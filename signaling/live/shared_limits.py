@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from ..cluster.client import cluster_redis
 from .limits import LookupLimit
 from .ratelimit import LoginThrottle
 
@@ -42,8 +43,7 @@ class SharedLoginThrottle:
         self.prefix = f"ca{settings.redis_namespace}:login"
         self._redis: aioredis.Redis | None = None
         if settings.redis_url:
-            import redis.asyncio as aioredis
-            self._redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1,
+            self._redis = cluster_redis(settings.redis_url, socket_connect_timeout=1,
                                             socket_timeout=1)
 
     def _keys(self, username: str, address: str) -> tuple[str, str]:
@@ -181,8 +181,6 @@ class SharedSockets:
     """
 
     def __init__(self, settings: Settings, node_id: str) -> None:
-        import redis.asyncio as aioredis
-
         from .node import HEARTBEAT_EVERY, HEARTBEAT_MS
         assert settings.redis_url
         self.per_minute = settings.new_sockets_per_minute
@@ -195,7 +193,7 @@ class SharedSockets:
         self.nodes_key = f"{ns}:open-nodes"
         self.ttl_ms = HEARTBEAT_MS
         self.refresh_every = HEARTBEAT_EVERY
-        self._redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1,
+        self._redis = cluster_redis(settings.redis_url, socket_connect_timeout=1,
                                         socket_timeout=1)
         self._admit = self._redis.register_script(ADMIT_SOCKET)
         self._close = self._redis.register_script(CLOSE_SOCKET)
@@ -359,8 +357,7 @@ class SharedLookupLimit:
         self.prefix = f"ca{settings.redis_namespace}:lookups"
         self._redis: aioredis.Redis | None = None
         if settings.redis_url:
-            import redis.asyncio as aioredis
-            self._redis = aioredis.from_url(settings.redis_url, socket_connect_timeout=1,
+            self._redis = cluster_redis(settings.redis_url, socket_connect_timeout=1,
                                             socket_timeout=1)
             self._script = self._redis.register_script(LOOKUP)
 
