@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -49,6 +50,14 @@ EventCallback = Callable[[str, dict[str, Any]], None]
 ENDED_GRACE = 5.0
 #: Seconds an agent lingers after its last call to finish wrap-up cleanly.
 WRAP_UP_GRACE = 3.0
+#: After a dropped socket: first pause, longest pause and total time spent reconnecting
+#: (seconds); each pause is jittered by ×0.75–1.25 and doubles.
+RECONNECT_FIRST_DELAY = 0.5
+RECONNECT_MAX_DELAY = 5.0
+RECONNECT_BUDGET = 30.0
+#: Close codes the server sends on purpose (logged out, taken over by another socket,
+#: replaced, authentication failed): as with the browser pages, no reconnect follows them.
+FINAL_CLOSE_CODES = frozenset({1000, 4000, 4001, 4401})
 
 
 class CallFailed(Exception):
@@ -98,6 +107,15 @@ def format_timings(t: CallTimings) -> str:
     )
 
 
+def server_list(server: str | Sequence[str]) -> list[str]:
+    """Base URLs from ``--server``: one URL, a comma-separated list, or a sequence of them."""
+    items = [server] if isinstance(server, str) else list(server)
+    servers = [part.strip() for item in items for part in item.split(",") if part.strip()]
+    if not servers:
+        raise ValueError("give at least one server URL")
+    return servers
+
+
 def websocket_url(server: str, path: str) -> str:
     """``http(s)://host:port[/prefix]`` (or ``ws(s)://``) plus ``path`` as a WebSocket URL."""
     parts = urlsplit(server)
@@ -128,13 +146,85 @@ def rtc_configuration(ice_servers: list[dict[str, Any]] | None,
 
 
 class _Signaling:
-    """A JSON message channel over one WebSocket, with deadline-bounded receive."""
+    """A JSON message channel over a WebSocket, with deadline-bounded receive.
 
-    def __init__(self, websocket: ClientConnection) -> None:
+    When the socket drops and ``resume_message`` gives a message (the call can be taken
+    back), a new socket is opened on the next server of ``servers`` (then each in turn,
+    with jittered backoff, for up to ``RECONNECT_BUDGET`` s) and that message is sent on it
+    first; the caller of ``receive`` then sees the server's reply (``resumed``,
+    ``authenticated``, an error) as the next messages. Otherwise ``ConnectionClosed``
+    propagates as before.
+    """
+
+    def __init__(self, websocket: ClientConnection, servers: list[str], path: str,
+                 emit: Callable[..., None]) -> None:
         self.websocket = websocket
+        self.servers = servers
+        self.path = path
+        self.index = 0
+        self.emit = emit
+        self.resume_message: Callable[[], dict[str, Any] | None] = lambda: None
+        self._recovering = asyncio.Lock()
+
+    @property
+    def server(self) -> str:
+        """The base URL of the server the current socket is open to."""
+        return self.servers[self.index]
 
     async def send(self, type_: str, **fields: Any) -> None:
-        await self.websocket.send(json.dumps({"type": type_, **fields}))
+        """Send; a message that met a dropped socket is sent again on the resumed one."""
+        frame = json.dumps({"type": type_, **fields})
+        while True:
+            websocket = self.websocket
+            try:
+                await websocket.send(frame)
+                return
+            except ConnectionClosed as exc:
+                await self._recover(websocket, exc)
+
+    async def close(self) -> None:
+        await self.websocket.close()
+
+    async def _recover(self, broken: ClientConnection, exc: ConnectionClosed) -> None:
+        """Reconnect and send the resume message, or re-raise ``exc`` when there is none."""
+        async with self._recovering:
+            if self.websocket is not broken:
+                return  # another task has reconnected already
+            code = exc.rcvd.code if exc.rcvd is not None else None
+            message = self.resume_message()
+            if message is None or code in FINAL_CLOSE_CODES:
+                raise exc
+            self.emit("reconnecting", server=self.server, code=code)
+            while True:
+                await self._reopen()
+                try:
+                    await self.websocket.send(json.dumps(message))
+                    return
+                except ConnectionClosed:
+                    continue
+
+    async def _reopen(self) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + RECONNECT_BUDGET
+        delay = RECONNECT_FIRST_DELAY
+        while True:
+            self.index = (self.index + 1) % len(self.servers)
+            try:
+                websocket = await _open(websocket_url(self.server, self.path),
+                                        max(1.0, min(5.0, give_up - loop.time())))
+            except CallFailed as failure:
+                pause = delay * random.uniform(0.75, 1.25)
+                if loop.time() + pause >= give_up:
+                    raise CallFailed("connection_closed",
+                                     f"no server reachable within {RECONNECT_BUDGET:g} s: "
+                                     f"{failure.message}") from failure
+                await asyncio.sleep(pause)
+                delay = min(delay * 2, RECONNECT_MAX_DELAY)
+                continue
+            with contextlib.suppress(Exception):
+                await self.websocket.close()
+            self.websocket = websocket
+            return
 
     async def receive(self, deadline: float) -> dict[str, Any] | None:
         """The next JSON object, or None once the loop time passes ``deadline``."""
@@ -143,11 +233,15 @@ class _Signaling:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None
+            websocket = self.websocket
             try:
                 async with asyncio.timeout(remaining):
-                    raw = await self.websocket.recv()
+                    raw = await websocket.recv()
             except TimeoutError:
                 return None
+            except ConnectionClosed as exc:
+                await self._recover(websocket, exc)
+                continue
             try:
                 message = json.loads(raw)
             except ValueError:
@@ -297,12 +391,25 @@ async def _open(url: str, timeout: float) -> ClientConnection:
         raise CallFailed("connection_failed", f"cannot open {url}: {exc}") from exc
 
 
+@contextlib.asynccontextmanager
+async def _signaling(servers: list[str], path: str, timeout: float,
+                     emit: Callable[..., None]) -> AsyncIterator[_Signaling]:
+    """A signaling channel opened to the first server; closed on leaving."""
+    signaling = _Signaling(await _open(websocket_url(servers[0], path), timeout),
+                           servers, path, emit)
+    try:
+        yield signaling
+    finally:
+        signaling.resume_message = lambda: None
+        await signaling.close()
+
+
 def _raise_error(message: dict[str, Any]) -> None:
     raise CallFailed(str(message.get("code", "error")), str(message.get("message", "")))
 
 
 async def place_call(
-    server: str,
+    server: str | Sequence[str],
     skill: str,
     *,
     kiosk_token: str | None = None,
@@ -325,9 +432,16 @@ async def place_call(
     A ``callback_offer`` is ignored: a headless caller keeps waiting. Asked for recording
     consent, it answers ``recording_consent`` (None: fails with ``consent_required``); a
     refusal answered by a callback ends the call with ``ended_reason`` ``callback``.
+
+    ``server`` may list several base URLs (comma-separated): the socket opens to the first;
+    if it drops once the call is queued, the caller reconnects to the next ones in turn and
+    resumes its call with its resume token, keeping its peer connection (``reconnecting``
+    and ``resumed`` events). A resume refused (``invalid_resume_token``) raises as a
+    dropped socket did before; a call that ended meanwhile ends with the server's reason.
     """
     if (kiosk_token is None) == (company is None):
         raise ValueError("give exactly one of kiosk_token and company")
+    servers = server_list(server)
     emit = _emitter(on_event, "caller")
     clock = _Clock()
     timings = CallTimings()
@@ -335,15 +449,21 @@ async def place_call(
     hangup_at: float | None = None
     ended_deadline: float | None = None
     finished = False
+    resume_token: str | None = None
+
+    def resume_message() -> dict[str, Any] | None:
+        if resume_token is None or ended_deadline is not None or finished:
+            return None  # nothing to resume yet, or hanging up anyway
+        return {"type": "resume", "resume_token": resume_token, "restart_media": False}
 
     def first_frame() -> None:
         timings.first_remote_frame_ms = clock.ms()
         emit("first_remote_frame", call_id=timings.call_id, ms=timings.first_remote_frame_ms)
 
     who: dict[str, Any] = {"kiosk_token": kiosk_token} if kiosk_token else {"company": company}
-    async with await _open(websocket_url(server, "/ws/caller"), timeout) as websocket:
-        signaling = _Signaling(websocket)
-        filler = FormFiller("caller", form_values or {}, server, signaling.send, emit) \
+    async with _signaling(servers, "/ws/caller", timeout, emit) as signaling:
+        signaling.resume_message = resume_message
+        filler = FormFiller("caller", form_values or {}, servers[0], signaling.send, emit) \
             if form_values is not None else None
         try:
             await signaling.send("call_request", skill=skill, **who)
@@ -372,6 +492,7 @@ async def place_call(
                     await filler.on_message(message)
                 if kind == "queued":
                     timings.call_id = message.get("call_id")
+                    resume_token = message.get("resume_token")
                     if filler is not None:
                         filler.call_id = timings.call_id
                         filler.credentials = {"X-Resume-Token": message["resume_token"]}
@@ -401,6 +522,13 @@ async def place_call(
                 elif kind == "ringing":
                     timings.ringing_ms = clock.ms()
                     emit("ringing", call_id=timings.call_id, ms=timings.ringing_ms)
+                elif kind == "resumed":
+                    emit("resumed", call_id=message.get("call_id"), server=signaling.server,
+                         state=message.get("state"))
+                    if filler is not None:
+                        filler.server = signaling.server.rstrip("/")
+                elif kind == "connected" and session is not None:
+                    pass  # again after a resume: the peer connection and its media live on
                 elif kind == "connected":
                     timings.call_id = message.get("call_id", timings.call_id)
                     timings.connected_ms = clock.ms()
@@ -444,6 +572,7 @@ async def place_call(
                 await session.close()
             if not finished:
                 # Leave the queue or the call now rather than after the resume grace.
+                signaling.resume_message = lambda: None
                 with contextlib.suppress(Exception):
                     async with asyncio.timeout(1.0):
                         await signaling.send("hangup")
@@ -485,7 +614,7 @@ class _AgentCall:
 
 
 async def answer_calls(
-    server: str,
+    server: str | Sequence[str],
     user: str,
     password: str,
     *,
@@ -505,8 +634,15 @@ async def answer_calls(
 
     ``timeout`` bounds each wait for an offer and each ring; running out raises
     ``CallFailed("timeout", ...)``. Wrap-up is ended at once so the next call can come.
+
+    ``server`` may list several base URLs (comma-separated): login and socket go to the
+    first; if the socket drops, the agent reconnects to the next ones in turn and sends
+    ``auth`` again (logging in again over HTTP there if the token is refused), keeping its
+    peer connection (``reconnecting`` and ``resumed`` events). A call that ended meanwhile
+    ends with reason ``ended_while_away``.
     """
-    token = await login(server, user, password, timeout=min(timeout, 10.0))
+    servers = server_list(server)
+    token = await login(servers[0], user, password, timeout=min(timeout, 10.0))
     emit = _emitter(on_event, "agent")
     loop = asyncio.get_running_loop()
     completed: list[CallTimings] = []
@@ -515,9 +651,17 @@ async def answer_calls(
     finish_deadline: float | None = None
     last_call_id: str | None = None
     wrapped_up: set[str | None] = set()
+    #: after a reconnect, until ``authenticated``: whether the token was renewed already
+    reauth: dict[str, bool] = {}
 
-    async with await _open(websocket_url(server, "/ws/agent"), timeout) as websocket:
-        signaling = _Signaling(websocket)
+    def auth_message() -> dict[str, Any] | None:
+        if finish_deadline is not None:
+            return None  # the last call is over: leave as before
+        reauth["renewed"] = False
+        return {"type": "auth", "token": token}
+
+    async with _signaling(servers, "/ws/agent", timeout, emit) as signaling:
+        signaling.resume_message = auth_message
         filler: FormFiller | None = None
         try:
             await signaling.send("auth", token=token)
@@ -528,6 +672,7 @@ async def answer_calls(
                 if message["type"] == "error":
                     _raise_error(message)
                 if message["type"] == "authenticated":
+                    reauth.clear()
                     break
             await signaling.send("set_auto_answer", enabled=auto_answer)
             await signaling.send("set_status", status="ready")
@@ -558,6 +703,35 @@ async def answer_calls(
                     message = {"type": "ended", "call_id": current.call_id,
                                "reason": "no_ended_from_server"}
 
+                if message["type"] == "authenticated" and "renewed" in reauth:
+                    # Logged in again on a new socket: the server says which call we are in.
+                    del reauth["renewed"]
+                    emit("resumed", call_id=message.get("call_id"), server=signaling.server,
+                         state=message.get("state"))
+                    if filler is not None:
+                        filler.server = signaling.server.rstrip("/")
+                    if current is None and message.get("presence") != "ready":
+                        await signaling.send("set_auto_answer", enabled=auto_answer)
+                        await signaling.send("set_status", status="ready")
+                    if current is None or message.get("call_id") == current.call_id:
+                        continue
+                    if current.session is None:  # its offer was cancelled when we dropped
+                        current = None
+                        idle_deadline = loop.time() + timeout
+                        continue
+                    message = {"type": "ended", "call_id": current.call_id,
+                               "reason": "ended_while_away"}
+                elif message["type"] == "error" and reauth.get("renewed") is False \
+                        and message.get("code") == "invalid_token":
+                    # The token is not good on this server: log in there and try once more.
+                    reauth["renewed"] = True
+                    token = await login(signaling.server, user, password,
+                                        timeout=min(timeout, 10.0))
+                    if filler is not None:
+                        filler.credentials = {"Authorization": f"Bearer {token}"}
+                    await signaling.send("auth", token=token)
+                    continue
+
                 kind = message["type"]
                 call_id = message.get("call_id")
                 if filler is not None and current is not None:
@@ -576,6 +750,9 @@ async def answer_calls(
                     if current.session is None:
                         current = None
                         idle_deadline = loop.time() + timeout
+                elif kind == "connected" and current and call_id == current.call_id \
+                        and current.session is not None:
+                    pass  # again after a re-auth: the peer connection and its media live on
                 elif kind == "connected" and current and call_id == current.call_id:
                     call = current
                     call.timings.connected_ms = call.clock.ms()
@@ -595,7 +772,7 @@ async def answer_calls(
                     if (message.get("recording") or {}).get("consent") == "granted":
                         call.session.start_recorder(call.call_id, signaling.send)
                     if push or form_values:
-                        filler = FormFiller("agent", form_values or {}, server,
+                        filler = FormFiller("agent", form_values or {}, signaling.server,
                                             signaling.send, emit)
                         filler.call_id = call.call_id
                         filler.credentials = {"Authorization": f"Bearer {token}"}
@@ -659,6 +836,7 @@ async def answer_calls(
             if finish_deadline is None:
                 raise CallFailed("connection_closed", f"server closed the socket: {exc}") from exc
         finally:
+            signaling.resume_message = lambda: None
             if current is not None and current.session is not None:
                 await current.session.close()
                 with contextlib.suppress(Exception):  # end the call, not just the socket

@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
 
     call = sub.add_parser("call", help="place a real WebRTC call as a headless caller")
     call.add_argument("--server", default="http://127.0.0.1:8080",
-                      help="base URL of the server [http://127.0.0.1:8080]")
+                      help="base URL of the server, or several comma-separated (cluster "
+                      "nodes): if the socket drops mid-call the caller reconnects to the "
+                      "next and resumes its call [http://127.0.0.1:8080]")
     call.add_argument("--skill", required=True, help="matter to call about, e.g. water")
     call.add_argument("--kiosk-token", help="device token (default: an enterprise caller)")
     call.add_argument("--company", default="海盐演示企业有限公司",
@@ -79,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
 
     answer = sub.add_parser("answer", help="log in as an agent and answer calls headlessly")
     answer.add_argument("--server", default="http://127.0.0.1:8080",
-                        help="base URL of the server [http://127.0.0.1:8080]")
+                        help="base URL of the server, or several comma-separated (cluster "
+                        "nodes): if the socket drops mid-call the agent reconnects to the "
+                        "next and logs in again, keeping its call [http://127.0.0.1:8080]")
     answer.add_argument("--user", required=True, help="agent username")
     answer.add_argument("--password", required=True, help="agent password")
     answer.add_argument("--auto-answer", action="store_true",
