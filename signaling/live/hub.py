@@ -51,7 +51,7 @@ from ..store import (
 from ..store.directory_repository import DirectoryRepository
 from ..store.draft_writer import DraftWriter
 from ..store.files import MaterialStore
-from ..store.models import CallPhase
+from ..store.models import CallPhase, CallRecord
 from ..store.record_writer import Level, RecordWriter
 from ..store.repositories import FINAL_PHASES
 from ..tokens import sign
@@ -786,25 +786,31 @@ class Hub:
         conn.call_id, conn.last_call_id = None, call_id
 
         async def tell() -> None:
-            record = None
-            deadline = time.monotonic() + UPDATE_RECORD_WAIT
-            while time.monotonic() < deadline:
-                record = await self.call_records.get(call_id)
-                if record is not None and record.phase in FINAL_PHASES:
-                    break
-                await asyncio.sleep(0.2)
-            final = record is not None and record.phase in FINAL_PHASES
-            answered = record is not None and record.answered_at is not None
-            disposition = (record.outcome if final and record is not None and record.outcome
-                           else Disposition.COMPLETED.value if answered
-                           else Disposition.ABANDONED.value)
-            reason = (record.end_reason if final and record is not None and record.end_reason
-                      else "ended")
+            record = await self._final_record(call_id, UPDATE_RECORD_WAIT)
+            if record is None:  # not final in time: what can be said without it
+                reason, disposition = "ended", Disposition.ABANDONED.value
+            else:
+                reason = record.end_reason or "ended"
+                disposition = record.outcome or (
+                    Disposition.COMPLETED.value if record.answered_at is not None
+                    else Disposition.ABANDONED.value)
             conn.send(p.outbound(
                 "ended", call_id=call_id, reason=reason, disposition=disposition,
                 rating_token=sign(self.secret, "rating", call_id, time.time(),
                                   RATING_WINDOW)))
         self.background_task(tell())
+
+    async def _final_record(self, call_id: str, wait: float) -> CallRecord | None:
+        """The call's record once the database has it ended or interrupted (written by
+        whichever node leads its router), polled every 50 ms for up to ``wait`` s."""
+        deadline = time.monotonic() + wait
+        while True:
+            record = await self.call_records.get(call_id)
+            if record is not None and record.phase in FINAL_PHASES:
+                return record
+            if time.monotonic() >= deadline:
+                return None
+            await asyncio.sleep(0.05)
 
     async def _send_when_recorded(self, conn: Connection, call_id: str,
                                   message: dict[str, Any], router: str) -> None:
@@ -813,13 +819,7 @@ class Hub:
         ``ENDED_RECORD_WAIT``. On a cluster node that does not lead the call's router (so
         writes nothing itself), once the database has the record as ended."""
         if self.cluster is not None and not self.cluster.leads(router):
-            deadline = time.monotonic() + ENDED_RECORD_WAIT
-            while time.monotonic() < deadline:
-                record = await self.call_records.get(call_id)
-                if record is not None and record.phase in FINAL_PHASES:
-                    break
-                await asyncio.sleep(0.05)
-            else:
+            if await self._final_record(call_id, ENDED_RECORD_WAIT) is None:
                 log.warning("record of call %s not ended in the database within %.0f s; "
                             "'ended' sent anyway", call_id, ENDED_RECORD_WAIT)
             conn.send(message)

@@ -173,3 +173,17 @@ async def cluster(tmp_path: Path, names: list[str],
             yield redis, nodes
         finally:
             await asyncio.gather(*(node.stop() for node in nodes))
+
+
+async def call_record(database_url: str, call_id: str) -> tuple[str, str | None] | None:
+    """A call's record in the nodes' shared database: (phase, end reason), or None while
+    it has none."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""), timeout=5)
+    try:
+        row = await connection.fetchrow("SELECT phase, end_reason FROM calls WHERE id = $1",
+                                        call_id)
+    finally:
+        await connection.close()
+    return None if row is None else (row["phase"], row["end_reason"])

@@ -17,23 +17,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.cluster.nodes import Node, cluster
+from tests.cluster.nodes import call_record as record
 from tests.cluster.test_live_cluster import SETTINGS
 from tests.protocol.wsclient import JsonClient, agent
 
 pytestmark = pytest.mark.postgres
-
-
-async def record(database_url: str, call_id: str) -> tuple[str, str | None] | None:
-    """The call's record (phase, end reason), or None while it has none."""
-    import asyncpg  # type: ignore[import-untyped]
-
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""), timeout=5)
-    try:
-        row = await connection.fetchrow("SELECT phase, end_reason FROM calls WHERE id = $1",
-                                        call_id)
-    finally:
-        await connection.close()
-    return None if row is None else (row["phase"], row["end_reason"])
 
 
 async def whole_call(node: Node, desk: JsonClient, token: str) -> tuple[JsonClient, str]:

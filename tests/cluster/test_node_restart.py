@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.cluster.nodes import cluster
+from tests.cluster.nodes import call_record, cluster
 from tests.cluster.test_live_cluster import SETTINGS
 from tests.protocol.wsclient import JsonClient, agent
 
@@ -33,16 +33,9 @@ async def queued_call(ws: str, token: str) -> tuple[JsonClient, dict[str, Any]]:
 
 
 async def record(database_url: str, call_id: str) -> tuple[str, str | None]:
-    import asyncpg  # type: ignore[import-untyped]
-
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""), timeout=5)
-    try:
-        row = await connection.fetchrow("SELECT phase, end_reason FROM calls WHERE id = $1",
-                                        call_id)
-    finally:
-        await connection.close()
-    assert row is not None, call_id
-    return row["phase"], row["end_reason"]
+    found = await call_record(database_url, call_id)
+    assert found is not None, call_id
+    return found
 
 
 async def test_a_node_restarted_under_its_name_lets_go_of_its_previous_runs_callers(
