@@ -67,6 +67,9 @@ MAX_BATCH = 500
 #: the same CPU whether it carries one call or fifty, so the cost per call falls as the
 #: rate rises, and ``ended`` waits at most this much longer.
 MIN_COMMIT_INTERVAL = 0.01
+#: a journal append slower than this (seconds, lock wait included) is logged: it delays
+#: every caller's ``ended`` in the batch
+SLOW_JOURNAL = 0.5
 #: first and longest pause between attempts while the database fails (seconds)
 RETRY_FIRST = 0.05
 RETRY_LONGEST = 5.0
@@ -339,12 +342,20 @@ class RecordWriter:
             batch, self._unjournaled = self._unjournaled, {}
             if not batch:
                 continue
+            began = time.monotonic()
             try:
                 async with self._journal_lock:
+                    locked = time.monotonic()
                     await self._in_journal_thread(
                         self.journal.append,
                         [(call_id, fields) for call_id, (fields, _) in batch.items()])
                     self._journaled(batch)
+                    took = time.monotonic() - began
+                    if took > SLOW_JOURNAL:
+                        log.warning("call-record journal: appending %d call(s) took %.2f s "
+                                    "(%.2f s waiting for the journal, %.2f s writing and "
+                                    "syncing)", len(batch), took, locked - began,
+                                    time.monotonic() - locked)
             except OSError:
                 log.exception("call-record journal: append failed; retrying in %.2f s", delay)
                 for call_id, (fields, asked) in batch.items():  # back, under newer writes

@@ -303,3 +303,33 @@ async def test_a_journal_left_by_a_crash_is_written_on_start(
         assert (data / JOURNAL_NAME).stat().st_size == 0
     finally:
         await record_writer.stop()
+
+
+async def test_a_slow_journal_sync_is_logged_and_the_wait_reports_it(
+        db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stalled fsync delays every ``ended`` of its batch: the writer says so, with how
+    long it took and where (an ``ended`` sent 'not even journaled' is otherwise a mystery,
+    as the call-rate bench found)."""
+    import signaling.store.record_journal as record_journal
+
+    writer = RecordWriter(db.url, tmp_path / "data")
+    await writer.start()
+    real_sync = record_journal.os.fdatasync
+
+    def stalled_sync(fd: int) -> None:
+        import time
+        time.sleep(0.7)  # (in the journal's thread, as a disk flushing would)
+        real_sync(fd)
+
+    monkeypatch.setattr(record_journal.os, "fdatasync", stalled_sync)
+    try:
+        writer.record("slow", phase="queued", enqueued_at=1.0, **IDENTITY)
+        assert await writer.durable("slow", timeout=0.2) is None  # not even journaled yet
+        assert await writer.durable("slow", timeout=5.0) is Level.COMMITTED
+    finally:
+        monkeypatch.undo()
+        await writer.stop()
+    slow = [r.getMessage() for r in caplog.records if "took" in r.getMessage()]
+    assert len(slow) == 1 and slow[0].startswith("call-record journal: appending 1 call(s) took")
+    assert "s writing and syncing" in slow[0]
