@@ -158,10 +158,14 @@ def install_peer() -> Path:
     return cli
 
 
+#: ``taskset`` prefix for both servers (``--pin-server``): the same CPUs for each
+PIN: list[str] = []
+
+
 def start_peerjs(port: int) -> subprocess.Popen[bytes]:
     cli = install_peer()
     # It prints a line per connection: to /dev/null, as ours logs at warning level.
-    server = subprocess.Popen(["node", str(cli), "--port", str(port), "--host", "127.0.0.1",
+    server = subprocess.Popen([*PIN, "node", str(cli), "--port", str(port), "--host", "127.0.0.1",
                                "--concurrent_limit", "100000"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_http(f"http://127.0.0.1:{port}/")
@@ -183,7 +187,7 @@ def ours_env(secret: str) -> dict[str, str]:
 
 def start_ours(port: int, data_dir: Path) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "signaling", "serve", "--demo", "--port", str(port),
+        [*PIN, sys.executable, "-m", "signaling", "serve", "--demo", "--port", str(port),
          "--data-dir", str(data_dir), "--log-level", "warning"],
         env=ours_env("bench-secret-" + os.urandom(8).hex()), cwd=ROOT,
         stdout=subprocess.DEVNULL)
@@ -330,6 +334,8 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
     done = asyncio.Event()
     arrived = 0
     cpu: dict[str, tuple[float, float]] = {}
+    #: the client's own CPU (this process: both parties' sends and receives)
+    client_cpu: dict[str, float] = {}
 
     async def receive(ws: ClientConnection) -> None:
         nonlocal arrived
@@ -343,6 +349,7 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
             arrived += 1
             if seq == warm - 1 or (warm == 0 and seq == 0):
                 cpu.setdefault("start", cpu_times(pid))
+                client_cpu.setdefault("start", time.process_time())
             if arrived == total:
                 done.set()
 
@@ -372,6 +379,7 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
         failure = f"{arrived} of {total} arrived" + (f"; {errors[0]}" if errors else "")
     finally:
         cpu_end = cpu_times(pid)
+        client_end = time.process_time()
         for task in readers:
             task.cancel()
     if not latencies:
@@ -392,6 +400,8 @@ async def measure(pair: Pair, pid: int, rate: int, seconds: float,
         "user_us_per_message": round(user / measured * 1e6, 1),
         "system_us_per_message": round(system / measured * 1e6, 1),
         "server_cpu_share": round(cpu_used / elapsed, 3),
+        "client_cpu_us_per_message": round(
+            (client_end - client_cpu.get("start", client_end)) / measured * 1e6, 1),
         "client_late_p50_ms": round(statistics.median(late), 3) if late else None,
         "client_late_p90_ms": round(percentile(late, 90), 3) if late else None,
         **({"failed": failure} if failure else {}),
@@ -436,6 +446,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for result in await run_one(kind, rates, args.seconds):
                 results.append({"round": round_, **result})
     return {"bench": "relay_peerjs", "seconds": args.seconds, "versions": versions(),
+            "pin_server": args.pin_server, "pin_client": args.pin_client,
             "results": results}
 
 
@@ -448,8 +459,16 @@ def main() -> None:
                         help="which servers, in order [ours,peerjs]")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the whole comparison (the machine is shared: noise)")
+    parser.add_argument("--pin-server", metavar="CPUS",
+                        help="run both servers on these CPUs (taskset -c), e.g. 0")
+    parser.add_argument("--pin-client", metavar="CPUS",
+                        help="run this process (the clients) on these CPUs, e.g. 1")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()
+    if args.pin_server:
+        PIN[:] = ["taskset", "-c", args.pin_server]
+    if args.pin_client:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.pin_client.split(",")})
     try:
         import uvloop
         uvloop.install()
