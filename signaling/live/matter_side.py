@@ -85,9 +85,16 @@ class MatterSide:
                           case=self.hub.case_side.snapshot(session.call_id))
 
     def session_ended(self, session: LiveSession) -> None:
-        """The call is over: its document is saved once more, as it ended."""
+        """The call is over: its document is saved once more, as it ended, unless nothing
+        ever happened in it (most calls push no form: a draft of an empty document was a
+        database transaction per call for nothing, and ``/submissions`` answers
+        ``draft: null`` for it all the same)."""
         self._dirty.discard(session.call_id)
-        self._save(session.call_id, session.document)
+        document = session.document
+        if document.revision == 0 and not (document.forms or document.identity
+                                           or document.materials or document.screens):
+            return
+        self._save(session.call_id, document)
 
     # ------------------------------------------------------------ messages
 

@@ -232,3 +232,28 @@ async def test_refusals_reach_both_sides_and_limits_hold(live_server: LiveServer
     assert identity.actor == f"caller:{call_id}"
     for client in (console, kiosk):
         await client.close()
+
+
+async def test_a_call_whose_document_never_changed_leaves_no_draft(
+        live_server: LiveServer) -> None:
+    """Most calls push nothing: their empty document is not written at the end (it was a
+    transaction per call for nothing); a call where something happened is saved as it
+    ended, and the agent's ``/submissions`` answers either way."""
+    untouched = await connected_call(live_server)
+    await untouched[0].send({"type": "hangup", "call_id": untouched[2]})
+    await untouched[0].expect("ended", call_id=untouched[2])
+    console, kiosk, call_id, _ = await connected_call(live_server, "demo-agent-2")
+    await console.send({"type": "push_form", "call_id": call_id, "matter": "water-transfer"})
+    await kiosk.expect("form_pushed", call_id=call_id)
+    await console.send({"type": "hangup", "call_id": call_id})
+    await console.expect("ended", call_id=call_id)
+    await live_server.hub.draft_writer.flush()
+    assert await live_server.hub.drafts.get(untouched[2]) is None
+    draft = await live_server.hub.drafts.get(call_id)
+    assert draft is not None and draft.document["forms"][0]["matter"] == "water-transfer"
+    async with httpx.AsyncClient(base_url=live_server.http) as http:
+        body = (await http.get(f"/api/calls/{untouched[2]}/submissions", headers={
+            "Authorization": f"Bearer {await login(live_server.http, 'demo-agent-1')}"})).json()
+    assert body == {"submissions": [], "draft": None}
+    for client in (console, kiosk, *untouched[:2]):
+        await client.close()
