@@ -738,6 +738,9 @@ def ramp_on(server: Server, args: argparse.Namespace, ctx: Any,
         "projected_calls_per_core": round(1000 / marginal) if marginal else None,
         "queued_total": len(queued), "lost_records": len(lost),
         "records_not_ended": len(unfinished),
+        # by phase: 'interrupted' is a call still live when the server stopped (recorded as
+        # such at the stop); a live phase would be a record the stop left unfinished
+        "records_not_ended_by_phase": dict(Counter(str(stored[c]) for c in unfinished)),
         # of those, still in a node's call-record journal (the next start writes them)
         "lost_records_in_journal": sum(1 for c in lost if c in journaled),
         "not_ended_in_journal": sum(1 for c in unfinished if journaled.get(c) == "ended"),
