@@ -11,6 +11,8 @@ still run. Each bench's JSON is kept in ``bench/results/<name>.json``; the table
 machine (CPU, cores, kernel) and the versions (Python, uvicorn, websockets, node, peer)
 and PNG plots (``docs/images/bench-*.png``) replace what is between the
 ``<!-- bench:run_all -->`` markers of docs/benchmarks.md. Nothing else there changes.
+``--quick`` is a smoke run: it prints the block instead (no plots) and keeps its JSON in
+``bench/results/quick/``, so its figures never stand in for a full run's.
 """
 
 from __future__ import annotations
@@ -301,11 +303,11 @@ PLOTS: dict[str, Callable[[dict[str, Any], Path], bool]] = {
 # ---------------------------------------------------------------- the document
 
 
-def section(name: str, report: dict[str, Any]) -> str:
+def section(name: str, report: dict[str, Any], draw: bool = True) -> str:
     when = (f"kept from an earlier run, {report['_from_earlier_run']}"
             if "_from_earlier_run" in report else "this run")
     lines = [f"### `bench/{name}.py` ({when}, {report.get('_seconds', '?')} s)", ""]
-    plot = PLOTS.get(name)
+    plot = PLOTS.get(name) if draw else None
     if plot is not None:
         IMAGES.mkdir(parents=True, exist_ok=True)
         image = IMAGES / f"bench-{name}.png"
@@ -321,12 +323,12 @@ def section(name: str, report: dict[str, Any]) -> str:
 
 
 def render(reports: dict[str, dict[str, Any]], skipped: dict[str, str],
-           command: str) -> str:
+           command: str, draw: bool = True) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [START, "", f"Written by `{command}` on {now}.", "",
              table([machine()]), "", table([versions()]), ""]
     for name, report in reports.items():
-        parts += [section(name, report), ""]
+        parts += [section(name, report, draw), ""]
     if skipped:
         parts += ["Skipped:", ""]
         parts += [f"- `bench/{name}.py`: {why}" for name, why in skipped.items()]
@@ -351,7 +353,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated bench names (default: all)")
     parser.add_argument("--quick", action="store_true",
-                        help="short runs of the known benches (a smoke test, not figures)")
+                        help="short runs of the known benches (a smoke test, not figures: "
+                        "printed, not written into the page)")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="seconds a bench may take before it is skipped [1800]")
     parser.add_argument("--from-results", action="store_true",
@@ -359,10 +362,15 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true",
                         help="print the block instead of writing docs/benchmarks.md")
     args = parser.parse_args()
+    if args.quick:  # a smoke run's figures never replace the page's
+        args.no_doc = True
     only = set(args.only.split(",")) if args.only else None
     reports: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
-    RESULTS.mkdir(exist_ok=True)
+    # A --quick smoke run keeps its figures apart: they must not stand in for a full
+    # run's in a later --from-results.
+    results = RESULTS / "quick" if args.quick else RESULTS
+    results.mkdir(parents=True, exist_ok=True)
     planned = [] if args.from_results else plan(only, args.quick)
     for name in sorted(set() if args.from_results else (only or set())
                        - {name for name, _ in planned}):
@@ -375,10 +383,10 @@ def main() -> None:
             print(f"   skipped: {why}", file=sys.stderr, flush=True)
             continue
         reports[name] = report
-        (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2,
+        (results / f"{name}.json").write_text(json.dumps(report, indent=2,
                                                          ensure_ascii=False) + "\n")
     # Benches not run this time keep their last figures (marked with their date).
-    for saved in sorted(RESULTS.glob("*.json")):
+    for saved in sorted(results.glob("*.json")):
         if saved.stem not in reports and saved.stem not in skipped:
             report = json.loads(saved.read_text())
             report["_from_earlier_run"] = datetime.fromtimestamp(
@@ -386,7 +394,8 @@ def main() -> None:
             reports[saved.stem] = report
     command = "python bench/run_all.py" + "".join(
         f" {a}" for a in sys.argv[1:] if a != "--no-doc")
-    block = render(reports, skipped, command)
+    # --no-doc prints the block and leaves the committed plots alone
+    block = render(reports, skipped, command, draw=not args.no_doc)
     if args.no_doc:
         print(block)
     else:
