@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -318,7 +319,6 @@ async def test_a_slow_journal_sync_is_logged_and_the_wait_reports_it(
     real_sync = record_journal.os.fdatasync
 
     def stalled_sync(fd: int) -> None:
-        import time
         time.sleep(0.7)  # (in the journal's thread, as a disk flushing would)
         real_sync(fd)
 
