@@ -188,6 +188,7 @@ class RecordWriter:
                 raise RuntimeError(
                     f"the call-record journal {self.journal.path} could not be written to "
                     f"the database within {replay_timeout:.0f} s; it is kept") from None
+            await self._tidy_journal()  # replayed: empty, not whenever the commit task gets to it
         return len({call_id for call_id, _ in entries})
 
     async def flush(self) -> None:
@@ -204,6 +205,12 @@ class RecordWriter:
         except TimeoutError:
             log.warning("call-record writer stopping with %d call(s) not yet in the "
                         "database; they stay in the journal", self.backlog().calls)
+        else:
+            # Empty the journal here rather than trust the commit task to have done it: the
+            # task may still be on its way to the truncation when it is cancelled below,
+            # and a journal left full after a clean stop is replayed (harmlessly, but with
+            # a warning about calls "left by the previous run") at the next start.
+            await self._tidy_journal()
         await self._close()
 
     async def _close(self) -> None:
