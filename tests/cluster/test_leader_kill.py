@@ -88,7 +88,7 @@ class Kiosk:
                 message = await client.recv(30)
             except Exception:  # the node died: any live node takes the resume
                 resumed = await self._resume(call_id, token)
-                if resumed is None:  # the agent ended it meanwhile ('ended' was lost)
+                if resumed is None:  # the agent ended it meanwhile (told on resume)
                     self.outcome = "ended_while_away"
                     return
                 client = resumed
@@ -112,6 +112,10 @@ class Kiosk:
             try:
                 reply = await client.recv(15)
                 if reply.get("code") == "invalid_resume_token":
+                    return None
+                if reply["type"] == "ended":  # the server says so since issue 10
+                    assert reply["call_id"] == call_id and reply["reason"], reply
+                    await client.close()
                     return None
                 assert reply["type"] == "resumed" and reply["call_id"] == call_id, reply
             except TimeoutError:
